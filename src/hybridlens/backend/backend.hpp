@@ -1,0 +1,112 @@
+#pragma once
+// The numeric operations a model needs, behind one interface with one implementation per device.
+// Model code calls these operations and never loops over elements itself, so a CUDA backend can slot in
+// without touching the models.
+//
+// Conventions for every operation:
+// - Activations are F32, contiguous, row-major; a "[T, C]" activation has one row per token of the call.
+// - Weights may be F32, BF16 or F16 (as stored in the checkpoint) and are read as stored; all arithmetic
+//   is done in fp32.
+// - `out` tensors are allocated by the caller with the right shape; an operation checks shapes and
+//   throws hl::Error naming the operation and the shapes when they disagree.
+// - Unless said otherwise, `out` must not alias an input.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "hybridlens/core/tensor.hpp"
+#include "hybridlens/lens/attention_lens.hpp"
+
+namespace hl {
+
+enum class Activation { GeluTanh, Silu };
+
+// Key/value cache of one attention layer for one sequence. Entry for absolute position p lives in slot
+// p % capacity. With a sliding window, capacity == window and the cache is a ring buffer; for global
+// attention, capacity >= every position the sequence will reach (the model grows it before a call).
+struct KVCache {
+  Tensor k, v;           // F32 [capacity, kv_heads, head_dim]
+  int64_t capacity = 0;
+  int64_t length = 0;    // positions stored so far (the next position to be written)
+};
+
+// What an attention call computes; queries of this call are at positions first_pos .. first_pos+T-1.
+struct AttentionSpec {
+  int heads = 0;
+  int kv_heads = 0;      // heads share a KV head in groups of heads / kv_heads (MQA: kv_heads == 1)
+  int head_dim = 0;
+  int64_t window = 0;    // query at p sees keys [p - window + 1, p]; 0 means unlimited (causal only)
+  float scale = 1.0f;    // applied to q.k before the softmax
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual const char* name() const = 0;
+
+  // --- memory -------------------------------------------------------------------------------------
+  virtual Tensor zeros(DType dtype, Shape shape) = 0;
+  // Makes a weight usable by this backend (CPU: the mapped view itself, no copy).
+  virtual Tensor upload(const Tensor& host) = 0;
+  // Copies an F32 tensor of this backend to host memory (dst has numel floats).
+  virtual void to_host(const Tensor& src, float* dst) = 0;
+  // dst and src have the same dtype and element count.
+  virtual void copy(Tensor& dst, const Tensor& src) = 0;
+
+  // --- elementwise and row operations --------------------------------------------------------------
+  // out[t, :] = table[ids[t], :] * scale. table: [V, D] any weight dtype; out F32 [T, D]. Ids are checked
+  // against V.
+  virtual void embed(Tensor& out, const Tensor& table, const std::vector<int32_t>& ids, float scale) = 0;
+  // out = x * rsqrt(mean(x^2 over the last dim) + eps) * (one_plus_weight ? 1 + w : w), per row.
+  // x, out: F32 [T, C] (may alias); w: [C] any dtype.
+  virtual void rms_norm(Tensor& out, const Tensor& x, const Tensor& w, float eps, bool one_plus_weight) = 0;
+  // out[t, n] = sum_k x[t, k] * w[n, k] + bias[n]. x F32 [T, K]; w [N, K] any dtype; bias [N] or undefined.
+  virtual void linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) = 0;
+  // Block-diagonal linear: C = blocks * bw; for block h, out[t, h*bw:(h+1)*bw] = x[t, h*bw:(h+1)*bw] @ w[h] + b[h]
+  // with w: [blocks, bw, bw] stored as (in, out) (x @ W, not the nn.Linear layout), b: [blocks, bw].
+  virtual void block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) = 0;
+  // x += y, both F32 of the same shape.
+  virtual void add_inplace(Tensor& x, const Tensor& y) = 0;
+  // out = act(x) (may alias).
+  virtual void activation(Tensor& out, const Tensor& x, Activation act) = 0;
+  // out = act(a) * b (out may alias a or b).
+  virtual void activation_mul(Tensor& out, const Tensor& a, const Tensor& b, Activation act) = 0;
+  // x = cap * tanh(x / cap), in place.
+  virtual void soft_cap(Tensor& x, float cap) = 0;
+
+  // --- sequence operations ------------------------------------------------------------------------
+  // Causal depthwise conv over time. x, out: F32 [T, C]; w: [C, 1, width] or [C, width] any dtype;
+  // bias [C] or undefined. state: F32 [width - 1, C], the inputs before this call, oldest first (zeros
+  // for a fresh sequence); updated to the last width - 1 inputs.
+  // out[t, c] = bias[c] + sum_j w[c, j] * in[t - (width - 1) + j, c], in[] reading state for t' < 0.
+  virtual void conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias,
+                             Tensor& state) = 0;
+  // RG-LRU recurrence (RecurrentGemma). x, gate_x_pre, gate_a_pre, out: F32 [T, C]; recurrent_param [C];
+  // positions[T] absolute positions; h: F32 [C] state, updated.
+  //   gx = sigmoid(gate_x_pre); ga = sigmoid(gate_a_pre)
+  //   log_a = -8 * ga * softplus(recurrent_param); a = exp(log_a)
+  //   mult = sqrt(1 - a^2) (computed as sqrt(-expm1(2 log_a))), replaced by 1 where position == 0
+  //   h = (position == 0 ? 0 : a * h) + mult * gx * x; out = h
+  virtual void rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
+                          const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) = 0;
+  // Rotary embedding on the first rot_dims of each head (rotate-half pairing within that part), in place.
+  // x: F32 [T, heads * head_dim]; token t has position first_pos + t. inv_freq[i] = theta^(-2i / rot_dims).
+  virtual void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) = 0;
+
+  // --- attention ----------------------------------------------------------------------------------
+  // Causal (optionally windowed) multi-head attention for the T queries at first_pos .. first_pos+T-1.
+  // q: F32 [T, heads * head_dim]; k_new, v_new: F32 [T, kv_heads * head_dim], the keys/values of the
+  // same positions; cache holds the positions before first_pos (cache.length == first_pos). Writes
+  // out: F32 [T, heads * head_dim], the per-head outputs before the output projection, then stores
+  // k_new/v_new into the cache and advances cache.length. `lens` (may be null) says what to record and
+  // how to intervene (lens/attention_lens.hpp).
+  virtual void attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new,
+                         KVCache& cache, const AttentionSpec& spec, int64_t first_pos,
+                         const AttentionLens* lens) = 0;
+};
+
+// The CPU backend (backend/cpu).
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace hl
