@@ -25,7 +25,7 @@ enum class Activation { GeluTanh, Silu };
 // p % capacity. With a sliding window, capacity == window and the cache is a ring buffer; for global
 // attention, capacity >= every position the sequence will reach (the model grows it before a call).
 struct KVCache {
-  Tensor k, v;           // F32 [capacity, kv_heads, head_dim]
+  Tensor k, v;           // F32 [capacity, kv_heads * head_dim]
   int64_t capacity = 0;
   int64_t length = 0;    // positions stored so far (the next position to be written)
 };

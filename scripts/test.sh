@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the Release suite, then the same suite under AddressSanitizer and
+# UndefinedBehaviorSanitizer (build-asan/). Exit status is non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build.sh
+(cd build && ctest --output-on-failure -j"$(nproc)")
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHL_SANITIZE=ON -DHL_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$(nproc)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$(nproc)" -LE slow)

@@ -1,0 +1,64 @@
+#include "hybridlens/cli/common.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "hybridlens/core/parallel.hpp"
+#include "hybridlens/model/registry.hpp"
+
+namespace hl::cli {
+
+void ModelOptions::add_to(CLI::App& cmd) {
+  cmd.add_option("--model", dir, "checkpoint directory (config.json, safetensors, tokenizer.model)")->required();
+  cmd.add_option("--threads", threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+}
+
+void PromptOptions::add_to(CLI::App& cmd) {
+  auto* i = cmd.add_option("--ids", ids, "prompt as comma-separated token ids, used as given (no BOS added)");
+  auto* p = cmd.add_option("--prompt", prompt, "prompt text; BOS is prepended as the reference tokenizer does");
+  i->excludes(p);
+  p->excludes(i);
+}
+
+std::vector<int32_t> parse_id_list(const std::string& text) {
+  std::vector<int32_t> ids;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(at, comma - at);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    HL_CHECK(!item.empty() && ec == std::errc() && end == item.data() + item.size() && v >= INT32_MIN &&
+                 v <= INT32_MAX,
+             "--ids: \"", item, "\" is not a token id (expected a comma-separated list like 2,17,5)");
+    ids.push_back(int32_t(v));
+    at = comma + 1;
+  }
+  return ids;
+}
+
+std::vector<int32_t> PromptOptions::resolve(const std::string& model_dir, const Tokenizer* tokenizer) const {
+  if (!ids.empty()) return parse_id_list(ids);
+  HL_CHECK(!prompt.empty(), "give the prompt with --ids or --prompt");
+  HL_CHECK(tokenizer != nullptr, model_dir, ": --prompt needs a tokenizer (tokenizer.model); use --ids instead");
+  return tokenizer->encode(prompt, true);
+}
+
+LoadedModel load(const ModelOptions& opt) {
+  set_num_threads(opt.threads);
+  LoadedModel m;
+  m.backend = make_cpu_backend();
+  m.model = load_model(opt.dir, *m.backend);
+  const auto dir = std::filesystem::path(opt.dir);
+  if (std::filesystem::exists(dir / "tokenizer.model") || std::filesystem::exists(dir / "tokenizer.json"))
+    m.tokenizer = Tokenizer::load_dir(opt.dir);
+  return m;
+}
+
+std::string json_quote(const std::string& s) { return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+}  // namespace hl::cli

@@ -1,0 +1,36 @@
+#pragma once
+// Greedy decoding: one prefill, then one token at a time from the decode state.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "hybridlens/model/model.hpp"
+
+namespace hl {
+
+struct GenerateOptions {
+  int max_new_tokens = 32;
+  bool stop_at_eos = true;
+  LensHook* lens = nullptr;
+  // Called after each generated token (progress, streaming); may be empty.
+  std::function<void(int32_t)> on_token;
+};
+
+struct GenerateResult {
+  std::vector<int32_t> new_ids;  // generated ids only (the EOS that stopped it included)
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+// Index of the largest value; the first one on ties (as torch.argmax).
+int32_t argmax(const float* v, int64_t n);
+
+// Prefills `prompt` into a fresh state and decodes greedily.
+GenerateResult generate_greedy(Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt);
+
+// Decodes greedily from a state that has already consumed a prompt whose last logits are `last_logits`.
+GenerateResult continue_greedy(Model& model, DecodeState& state, std::span<const float> last_logits,
+                               const GenerateOptions& opt);
+
+}  // namespace hl

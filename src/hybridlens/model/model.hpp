@@ -1,0 +1,48 @@
+#pragma once
+// What every architecture offers: a description, a fresh decode state, and a forward pass over a run
+// of tokens that continues a state.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hybridlens/backend/backend.hpp"
+#include "hybridlens/lens/lens_hook.hpp"
+#include "hybridlens/model/decode_state.hpp"
+
+namespace hl {
+
+struct ModelInfo {
+  std::string architecture;             // e.g. "RecurrentGemmaForCausalLM"
+  std::vector<std::string> layer_kinds;  // per layer: "recurrent", "attention", "mamba", ...
+  int hidden = 0;
+  int vocab = 0;
+  int heads = 0;       // attention heads per attention layer (0 without attention)
+  int kv_heads = 0;
+  int head_dim = 0;
+  int64_t window = 0;  // 0 = global attention
+  int64_t parameters = 0;
+  std::string weight_dtype;  // "BF16", "F32", "mixed (...)"
+  int bos_id = -1, eos_id = -1, pad_id = -1;
+  int attention_layers() const;
+};
+
+// Throws naming the first id outside [0, vocab) and its position.
+void check_token_ids(std::span<const int32_t> ids, int vocab);
+
+enum class LogitsWanted { None, Last, All };
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelInfo& info() const = 0;
+  virtual DecodeState new_state() const = 0;
+  // Runs `ids` at positions state.position ... and advances the state. Returns host logits, row-major
+  // [rows, vocab]: no rows, the last position's, or every position's.
+  virtual std::vector<float> forward(DecodeState& state, std::span<const int32_t> ids, Phase phase,
+                                     LogitsWanted wanted, LensHook* lens = nullptr) = 0;
+  virtual Backend& backend() = 0;
+};
+
+}  // namespace hl
