@@ -19,7 +19,7 @@
 
 namespace hl {
 
-enum class Activation { GeluTanh, Silu };
+enum class Activation { GeluTanh, Silu, Softplus };  // softplus: x > 20 gives x, as torch
 
 // Key/value cache of one attention layer for one sequence. Entry for absolute position p lives in slot
 // p % capacity. With a sliding window, capacity == window and the cache is a ring buffer; for global
@@ -94,6 +94,23 @@ class Backend {
   // x: F32 [T, heads * head_dim]; token t has position first_pos + t. inv_freq[i] = theta^(-2i / rot_dims).
   virtual void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) = 0;
 
+  // --- state-space and mixture-of-experts operations (Jamba, Mamba) ---------------------------------
+  // Selective scan (Mamba-1). x, delta, y: F32 [T, Din] (delta after softplus); A_log: [Din, N]; B, C: F32
+  // [T, N]; D: [Din]; state: F32 [Din, N], updated. A = -exp(A_log);
+  //   h[d, n] = exp(delta[t, d] * A[d, n]) * h[d, n] + delta[t, d] * B[t, n] * x[t, d]
+  //   y[t, d] = sum_n h[d, n] * C[t, n] + D[d] * x[t, d]
+  virtual void selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log, const Tensor& B,
+                              const Tensor& C, const Tensor& D, Tensor& state) {
+    unsupported("selective_scan");
+  }
+  // out[i, :] = x[rows[i], :]. x, out F32.
+  virtual void gather_rows(Tensor& out, const Tensor& x, const std::vector<int32_t>& rows) { unsupported("gather_rows"); }
+  // y[rows[i], :] += weights[i] * src[i, :]. Rows may repeat.
+  virtual void scatter_add_rows(Tensor& y, const Tensor& src, const std::vector<int32_t>& rows,
+                                const std::vector<float>& weights) {
+    unsupported("scatter_add_rows");
+  }
+
   // --- attention ----------------------------------------------------------------------------------
   // Causal (optionally windowed) multi-head attention for the T queries at first_pos .. first_pos+T-1.
   // q: F32 [T, heads * head_dim]; k_new, v_new: F32 [T, kv_heads * head_dim], the keys/values of the
@@ -104,6 +121,11 @@ class Backend {
   virtual void attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new,
                          KVCache& cache, const AttentionSpec& spec, int64_t first_pos,
                          const AttentionLens* lens) = 0;
+
+ protected:
+  [[noreturn]] void unsupported(const char* op) const {
+    fail("the ", name(), " backend does not implement ", op);
+  }
 };
 
 // The CPU backend (backend/cpu).
