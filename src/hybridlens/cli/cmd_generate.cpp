@@ -3,6 +3,7 @@
 
 #include "hybridlens/cli/commands.hpp"
 #include "hybridlens/cli/common.hpp"
+#include "hybridlens/cli/lens_options.hpp"
 #include "hybridlens/model/generate.hpp"
 
 namespace hl::cli {
@@ -11,6 +12,7 @@ namespace {
 struct GenerateCliOptions {
   ModelOptions model;
   PromptOptions prompt;
+  LensOptions lens;
   int max_new_tokens = 32;
   bool json = false;
   bool ignore_eos = false;
@@ -19,10 +21,13 @@ struct GenerateCliOptions {
 void run(const GenerateCliOptions& o) {
   LoadedModel m = load(o.model);
   const std::vector<int32_t> ids = o.prompt.resolve(o.model.dir, m.tokenizer.get());
+  const std::unique_ptr<Lens> lens = o.lens.make(m.model->info(), ids, m.tokenizer.get());
   GenerateOptions g;
   g.max_new_tokens = o.max_new_tokens;
   g.stop_at_eos = !o.ignore_eos;
+  g.lens = lens.get();
   const GenerateResult r = generate_greedy(*m.model, ids, g);
+  o.lens.write_outputs(lens.get());
   const std::string text = m.tokenizer ? m.tokenizer->decode(r.new_ids) : std::string();
   const double tps = r.decode_seconds > 0 && r.new_ids.size() > 1 ? double(r.new_ids.size() - 1) / r.decode_seconds : 0;
   if (o.json) {
@@ -52,6 +57,7 @@ void add_generate(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("generate", "greedy generation from a prompt");
   opt->model.add_to(*cmd);
   opt->prompt.add_to(*cmd);
+  opt->lens.add_to(*cmd);
   cmd->add_option("--max-new-tokens", opt->max_new_tokens, "tokens to generate at most")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", opt->json, "print one JSON object with ids, text and timings");

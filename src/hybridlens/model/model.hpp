@@ -23,6 +23,8 @@ struct ModelInfo {
   int head_dim = 0;
   int64_t window = 0;  // 0 = global attention
   int64_t parameters = 0;
+  int experts = 0, experts_per_token = 0;  // mixture-of-experts layers (0 without)
+  int64_t active_parameters = 0;           // per token with MoE; 0 when the same as parameters
   std::string weight_dtype;  // "BF16", "F32", "mixed (...)"
   int bos_id = -1, eos_id = -1, pad_id = -1;
   int attention_layers() const;
