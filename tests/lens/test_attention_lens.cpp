@@ -84,7 +84,7 @@ Recorded run_reference(const Problem& p, const AttentionLens& L) {
   r.kept.assign(size_t(H * p.T), 0);
   for (int64_t t = 0; t < p.T; ++t) {
     std::vector<std::vector<double>> P(size_t(H), std::vector<double>(size_t(p.T), 0.0));
-    std::vector<double> ent(size_t(H)), mass(size_t(H));
+    std::vector<double> ent(static_cast<size_t>(H)), mass(static_cast<size_t>(H));
     for (int h = 0; h < H; ++h) {
       const int g = h / group;
       double m = -1e300;
@@ -112,7 +112,7 @@ Recorded run_reference(const Problem& p, const AttentionLens& L) {
       r.top1[size_t(h * p.T + t)] = int32_t(best);
     }
     // Head selection on the unmanipulated entropies.
-    std::vector<int> order(size_t(H));
+    std::vector<int> order(static_cast<size_t>(H));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
       return L.rank == HeadRank::EntropyHigh ? ent[size_t(a)] > ent[size_t(b)] : ent[size_t(a)] < ent[size_t(b)];

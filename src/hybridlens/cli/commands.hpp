@@ -8,5 +8,6 @@ void add_info(CLI::App& app);
 void add_forward(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_random_checkpoint(CLI::App& app);
+void add_heads(CLI::App& app);
 
 }  // namespace hl::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   hl::cli::add_forward(app);
   hl::cli::add_generate(app);
   hl::cli::add_random_checkpoint(app);
+  hl::cli::add_heads(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
