@@ -107,7 +107,7 @@ TEST_P(DecodeStateTest, ForkedStatesContinueIndependently) {
   EXPECT_EQ(continue_greedy(*m.model, d, last, g).new_ids, generate_greedy(*m.model, prompt, g).new_ids);
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, DecodeStateTest, ::testing::Values("recurrent_gemma"));
+INSTANTIATE_TEST_SUITE_P(Architectures, DecodeStateTest, ::testing::Values("recurrent_gemma", "jamba", "mamba"));
 
 }  // namespace
 }  // namespace hl

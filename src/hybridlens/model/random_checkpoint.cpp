@@ -7,6 +7,8 @@
 
 #include "hybridlens/core/parallel.hpp"
 #include "hybridlens/io/safetensors_stream_writer.hpp"
+#include "hybridlens/model/jamba_config.hpp"
+#include "hybridlens/model/mamba_config.hpp"
 #include "hybridlens/model/recurrent_gemma_config.hpp"
 
 namespace hl {
@@ -40,10 +42,45 @@ std::vector<WeightSpec> specs_for(const RandomCheckpointOptions& o, nlohmann::js
     config = c.to_json();
     return c.weight_specs();
   }
-  fail("random-checkpoint: unknown --arch \"", o.arch, "\" (known: recurrent_gemma)");
+  if (o.arch == "jamba") {
+    const JambaConfig c = JambaConfig::preset(o.preset);
+    config = c.to_json();
+    return c.weight_specs();
+  }
+  if (o.arch == "mamba") {
+    const MambaConfig c = MambaConfig::preset(o.preset);
+    config = c.to_json();
+    return c.weight_specs();
+  }
+  fail("random-checkpoint: unknown --arch \"", o.arch, "\" (known: recurrent_gemma, jamba, mamba)");
 }
 
 }  // namespace
+
+ModelInfo describe_preset(const std::string& arch, const std::string& preset) {
+  if (arch == "jamba") return JambaConfig::preset(preset).describe();
+  if (arch == "mamba") return MambaConfig::preset(preset).describe();
+  if (arch == "recurrent_gemma") {
+    const RecurrentGemmaConfig c = RecurrentGemmaConfig::preset(preset);
+    ModelInfo m;
+    m.architecture = "RecurrentGemmaForCausalLM";
+    for (int i = 0; i < c.layers; ++i) m.layer_kinds.push_back(c.is_attention(i) ? "attention" : "recurrent");
+    m.hidden = c.hidden;
+    m.vocab = c.vocab;
+    m.heads = c.heads;
+    m.kv_heads = c.kv_heads;
+    m.head_dim = c.head_dim;
+    m.window = c.window;
+    for (const WeightSpec& w : c.weight_specs())
+      if (!w.optional) m.parameters += shape_numel(w.shape);
+    m.weight_dtype = "none (described from the config)";
+    m.bos_id = c.bos;
+    m.eos_id = c.eos;
+    m.pad_id = c.pad;
+    return m;
+  }
+  fail("unknown --arch \"", arch, "\" (known: recurrent_gemma, jamba, mamba)");
+}
 
 int64_t write_random_checkpoint(const RandomCheckpointOptions& o) {
   nlohmann::json config;

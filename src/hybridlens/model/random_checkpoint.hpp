@@ -4,6 +4,7 @@
 #include <string>
 
 #include "hybridlens/core/dtype.hpp"
+#include "hybridlens/model/model.hpp"
 
 namespace hl {
 
@@ -19,5 +20,9 @@ struct RandomCheckpointOptions {
 // Writes config.json and model.safetensors (streamed, so larger-than-memory shapes work). Returns the
 // parameter count.
 int64_t write_random_checkpoint(const RandomCheckpointOptions& opt);
+
+// The description `hybridlens info` gives of a preset shape, computed from its config and weight list
+// without any weights (so a 52B Jamba can be described on any machine). Weight dtype reads "none".
+ModelInfo describe_preset(const std::string& arch, const std::string& preset);
 
 }  // namespace hl

@@ -5,6 +5,8 @@
 
 #include "hybridlens/io/json_file.hpp"
 #include "hybridlens/io/safetensors.hpp"
+#include "hybridlens/model/jamba.hpp"
+#include "hybridlens/model/mamba.hpp"
 #include "hybridlens/model/recurrent_gemma.hpp"
 
 namespace hl {
@@ -49,6 +51,8 @@ std::unique_ptr<Model> load_model(const std::string& model_dir, Backend& backend
     const RecurrentGemmaConfig c = RecurrentGemmaConfig::from_json(j, path);
     return make_recurrent_gemma(c, TensorStore::open_dir(model_dir), backend);
   }
+  if (arch == "jamba") return make_jamba(JambaConfig::from_json(j, path), TensorStore::open_dir(model_dir), backend);
+  if (arch == "mamba") return make_mamba(MambaConfig::from_json(j, path), TensorStore::open_dir(model_dir), backend);
   fail(path, ": architecture \"", arch, "\" is recognised but not implemented yet");
 }
 

@@ -1,0 +1,239 @@
+#include "hybridlens/model/jamba.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "hybridlens/io/safetensors.hpp"
+#include "hybridlens/model/mamba_mixer.hpp"
+#include "hybridlens/model/moe_routing.hpp"
+
+namespace hl {
+namespace {
+
+// Rows per pass through the layers: bounds activation memory for long prompts.
+constexpr int64_t kChunk = 512;
+
+struct Expert {
+  Tensor gate, up, down;  // [I, D], [I, D], [D, I]: the stored tensors or row views of the fused ones
+};
+
+struct Layer {
+  bool attention = false, moe = false;
+  Tensor input_norm, ff_norm;
+  Tensor q, k, v, o;           // attention layers
+  MambaMixerWeights mixer;     // Mamba layers
+  Tensor gate, up, down;       // dense MLP
+  Tensor router;               // MoE: [E, D]
+  std::vector<Expert> experts;
+};
+
+ExpertLayout layout_of(const JambaConfig& c, const TensorStore& store) {
+  for (int i = 0; i < c.layers; ++i)
+    if (c.is_moe(i))
+      return store.has("model.layers." + std::to_string(i) + ".feed_forward.experts.gate_up_proj") ? ExpertLayout::Fused
+                                                                                                   : ExpertLayout::PerExpert;
+  return ExpertLayout::PerExpert;
+}
+
+class Jamba final : public Model {
+ public:
+  Jamba(const JambaConfig& c, const TensorStore& store, Backend& be)
+      : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(layout_of(c, store)), be)) {
+    info_ = c.describe();
+    info_.active_parameters += w_.parameters() - info_.parameters;  // the inactive experts' share stays
+    info_.parameters = w_.parameters();
+    info_.weight_dtype = w_.dtype_summary();
+    mixer_shape_ = MambaMixerShape{c.hidden, c.d_inner(), c.d_state, c.dt_rank, c.d_conv, c.conv_bias, c.proj_bias, true};
+    const ExpertLayout layout = layout_of(c, store);
+    for (int i = 0; i < c.layers; ++i) {
+      const std::string p = "model.layers." + std::to_string(i) + ".";
+      Layer l;
+      l.attention = c.is_attention(i);
+      l.moe = c.is_moe(i);
+      l.input_norm = w_.get(p + "input_layernorm.weight");
+      l.ff_norm = w_.get(p + "pre_ff_layernorm.weight");
+      if (l.attention) {
+        l.q = w_.get(p + "self_attn.q_proj.weight");
+        l.k = w_.get(p + "self_attn.k_proj.weight");
+        l.v = w_.get(p + "self_attn.v_proj.weight");
+        l.o = w_.get(p + "self_attn.o_proj.weight");
+      } else {
+        l.mixer = mamba_mixer_weights(w_, p + "mamba.", mixer_shape_);
+      }
+      const std::string f = p + "feed_forward.";
+      if (l.moe) {
+        l.router = w_.get(f + "router.weight");
+        const int64_t F = c.intermediate, D = c.hidden;
+        for (int e = 0; e < c.experts; ++e) {
+          Expert x;
+          if (layout == ExpertLayout::Fused) {
+            // gate_up_proj[e] holds gate then up (transformers chunks it in two); views, no copies.
+            const Tensor gu = w_.get(f + "experts.gate_up_proj").reshape({int64_t(c.experts) * 2 * F, D});
+            const Tensor dn = w_.get(f + "experts.down_proj").reshape({int64_t(c.experts) * D, F});
+            x.gate = gu.rows(2 * F * e, 2 * F * e + F);
+            x.up = gu.rows(2 * F * e + F, 2 * F * (e + 1));
+            x.down = dn.rows(D * e, D * (e + 1));
+          } else {
+            const std::string ep = f + "experts." + std::to_string(e) + ".";
+            x.gate = w_.get(ep + "gate_proj.weight");
+            x.up = w_.get(ep + "up_proj.weight");
+            x.down = w_.get(ep + "down_proj.weight");
+          }
+          l.experts.push_back(x);
+        }
+      } else {
+        l.gate = w_.get(f + "gate_proj.weight");
+        l.up = w_.get(f + "up_proj.weight");
+        l.down = w_.get(f + "down_proj.weight");
+      }
+      layers_.push_back(std::move(l));
+    }
+    head_ = w_.has("lm_head.weight") ? &w_.get("lm_head.weight") : &w_.get("model.embed_tokens.weight");
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  Backend& backend() override { return be_; }
+
+  DecodeState new_state() const override {
+    DecodeState s;
+    for (int i = 0; i < c_.layers; ++i) {
+      // Attention layers start with an empty cache, grown (reserve_kv) before each call.
+      s.layers.push_back(c_.is_attention(i) ? LayerState{} : new_mamba_layer_state(be_, mixer_shape_));
+    }
+    return s;
+  }
+
+  std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
+                             LensHook* lens) override {
+    HL_CHECK(st.layers.size() == size_t(c_.layers), "decode state has ", st.layers.size(), " layers, the model ",
+             c_.layers);
+    check_token_ids(ids, c_.vocab);
+    std::vector<float> logits;
+    const int64_t n = int64_t(ids.size());
+    for (int64_t b = 0; b < n; b += kChunk) {
+      const int64_t e = std::min(n, b + kChunk);
+      Tensor x = run_layers(st, ids.subspan(size_t(b), size_t(e - b)), phase, lens);
+      if (wanted == LogitsWanted::All || (wanted == LogitsWanted::Last && e == n))
+        append_logits(wanted == LogitsWanted::All ? x : x.rows(x.dim(0) - 1, x.dim(0)), logits);
+    }
+    return logits;
+  }
+
+ private:
+  Tensor run_layers(DecodeState& st, std::span<const int32_t> ids, Phase phase, LensHook* lens) {
+    const int64_t T = int64_t(ids.size()), D = c_.hidden;
+    const int64_t first = st.position;
+    Tensor x = be_.zeros(DType::F32, {T, D});
+    be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
+    Tensor h = be_.zeros(DType::F32, {T, D});
+    Tensor t = be_.zeros(DType::F32, {T, D});
+    int attn_index = 0;
+    for (int i = 0; i < c_.layers; ++i) {
+      const Layer& l = layers_[size_t(i)];
+      LayerState& ls = st.layers[size_t(i)];
+      be_.rms_norm(h, x, l.input_norm, c_.eps, false);
+      if (l.attention)
+        attention_block(t, h, l, ls, attn_index++, first, phase, lens);
+      else
+        mamba_mixer(be_, l.mixer, mixer_shape_, c_.eps, h, t, ls);
+      be_.add_inplace(x, t);
+      be_.rms_norm(h, x, l.ff_norm, c_.eps, false);
+      if (l.moe)
+        moe_block(t, h, l);
+      else
+        mlp(t, h, l.gate, l.up, l.down);
+      be_.add_inplace(x, t);
+    }
+    st.position = first + T;
+    return x;
+  }
+
+  // out = down(silu(gate(h)) * up(h)).
+  void mlp(Tensor& out, const Tensor& h, const Tensor& gate_w, const Tensor& up_w, const Tensor& down_w) {
+    const int64_t T = h.dim(0), F = c_.intermediate;
+    Tensor gate = be_.zeros(DType::F32, {T, F});
+    Tensor up = be_.zeros(DType::F32, {T, F});
+    const Tensor none;
+    be_.linear(gate, h, gate_w, none);
+    be_.linear(up, h, up_w, none);
+    be_.activation_mul(gate, gate, up, Activation::Silu);
+    be_.linear(out, gate, down_w, none);
+  }
+
+  // out = sum over the token's top-k experts of p_e * expert_e(h); each expert runs once on the rows
+  // routed to it, and the results are added back in expert order, as transformers' index_add_ does.
+  void moe_block(Tensor& out, const Tensor& h, const Layer& l) {
+    const int64_t T = h.dim(0), D = c_.hidden;
+    Tensor router_logits = be_.zeros(DType::F32, {T, c_.experts});
+    be_.linear(router_logits, h, l.router, Tensor());
+    std::vector<float> logits(size_t(T * c_.experts));
+    be_.to_host(router_logits, logits.data());
+    const std::vector<ExpertBatch> batches = route_top_k(logits, T, c_.experts, c_.experts_per_token);
+    Tensor zero = be_.zeros(DType::F32, {T, D});
+    be_.copy(out, zero);
+    for (int e = 0; e < c_.experts; ++e) {
+      const ExpertBatch& b = batches[size_t(e)];
+      if (b.rows.empty()) continue;
+      const int64_t n = int64_t(b.rows.size());
+      Tensor xe = be_.zeros(DType::F32, {n, D});
+      Tensor ye = be_.zeros(DType::F32, {n, D});
+      be_.gather_rows(xe, h, b.rows);
+      const Expert& x = l.experts[size_t(e)];
+      mlp(ye, xe, x.gate, x.up, x.down);
+      be_.scatter_add_rows(out, ye, b.rows, b.weights);
+    }
+  }
+
+  void attention_block(Tensor& out, const Tensor& h, const Layer& l, LayerState& ls, int attn_index, int64_t first,
+                       Phase phase, LensHook* lens) {
+    const int64_t T = h.dim(0);
+    const int64_t qw = int64_t(c_.heads) * c_.head_dim, kw = int64_t(c_.kv_heads) * c_.head_dim;
+    Tensor q = be_.zeros(DType::F32, {T, qw});
+    Tensor k = be_.zeros(DType::F32, {T, kw});
+    Tensor v = be_.zeros(DType::F32, {T, kw});
+    Tensor o = be_.zeros(DType::F32, {T, qw});
+    const Tensor none;
+    be_.linear(q, h, l.q, none);
+    be_.linear(k, h, l.k, none);
+    be_.linear(v, h, l.v, none);
+    // Jamba attention has no positional encoding at all: order comes from the Mamba layers.
+    reserve_kv(be_, ls.kv, first + T, kw);
+    AttentionSpec spec;
+    spec.heads = c_.heads;
+    spec.kv_heads = c_.kv_heads;
+    spec.head_dim = c_.head_dim;
+    spec.window = 0;
+    spec.scale = 1.0f / std::sqrt(float(c_.head_dim));
+    AttentionLens al;
+    const bool use_lens = lens && lens->configure(attn_index, c_.heads, first, T, phase, al);
+    be_.attention(o, q, k, v, ls.kv, spec, first, use_lens ? &al : nullptr);
+    be_.linear(out, o, l.o, none);
+  }
+
+  void append_logits(const Tensor& x, std::vector<float>& logits) {
+    const int64_t R = x.dim(0);
+    Tensor normed = be_.zeros(DType::F32, {R, c_.hidden});
+    be_.rms_norm(normed, x, w_.get("model.final_layernorm.weight"), c_.eps, false);
+    Tensor out = be_.zeros(DType::F32, {R, c_.vocab});
+    be_.linear(out, normed, *head_, Tensor());
+    const size_t at = logits.size();
+    logits.resize(at + size_t(R) * size_t(c_.vocab));
+    be_.to_host(out, logits.data() + at);
+  }
+
+  JambaConfig c_;
+  Backend& be_;
+  Weights w_;
+  ModelInfo info_;
+  MambaMixerShape mixer_shape_;
+  std::vector<Layer> layers_;
+  const Tensor* head_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_jamba(const JambaConfig& config, const TensorStore& store, Backend& backend) {
+  return std::make_unique<Jamba>(config, store, backend);
+}
+
+}  // namespace hl

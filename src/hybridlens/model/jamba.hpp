@@ -1,0 +1,15 @@
+#pragma once
+#include <memory>
+
+#include "hybridlens/model/jamba_config.hpp"
+#include "hybridlens/model/model.hpp"
+
+namespace hl {
+
+class TensorStore;
+
+// JambaForCausalLM as transformers computes it, in fp32 from the stored weights. Experts are read as the
+// checkpoint stores them (one tensor per expert, or transformers 5's fused tensors), never copied.
+std::unique_ptr<Model> make_jamba(const JambaConfig& config, const TensorStore& store, Backend& backend);
+
+}  // namespace hl

@@ -1,0 +1,98 @@
+#include "hybridlens/model/mamba.hpp"
+
+#include <algorithm>
+
+#include "hybridlens/io/safetensors.hpp"
+#include "hybridlens/model/mamba_mixer.hpp"
+
+namespace hl {
+namespace {
+
+// Rows per pass through the layers: bounds activation memory for long prompts.
+constexpr int64_t kChunk = 512;
+
+class Mamba final : public Model {
+ public:
+  Mamba(const MambaConfig& c, const TensorStore& store, Backend& be)
+      : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(), be)) {
+    info_ = c.describe();
+    info_.parameters = w_.parameters();
+    info_.weight_dtype = w_.dtype_summary();
+    shape_ = MambaMixerShape{c.hidden, c.d_inner, c.d_state, c.dt_rank, c.d_conv, c.use_conv_bias, c.use_bias, false};
+    for (int i = 0; i < c.layers; ++i) {
+      const std::string p = "backbone.layers." + std::to_string(i) + ".";
+      norms_.push_back(w_.get(p + "norm.weight"));
+      mixers_.push_back(mamba_mixer_weights(w_, p + "mixer.", shape_));
+    }
+    head_ = w_.has("lm_head.weight") ? &w_.get("lm_head.weight") : &w_.get("backbone.embeddings.weight");
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  Backend& backend() override { return be_; }
+
+  DecodeState new_state() const override {
+    DecodeState s;
+    for (int i = 0; i < c_.layers; ++i) s.layers.push_back(new_mamba_layer_state(be_, shape_));
+    return s;
+  }
+
+  std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
+                             LensHook* lens) override {
+    HL_CHECK(st.layers.size() == size_t(c_.layers), "decode state has ", st.layers.size(), " layers, the model ",
+             c_.layers);
+    check_token_ids(ids, c_.vocab);
+    std::vector<float> logits;
+    const int64_t n = int64_t(ids.size());
+    for (int64_t b = 0; b < n; b += kChunk) {
+      const int64_t e = std::min(n, b + kChunk);
+      Tensor x = run_layers(st, ids.subspan(size_t(b), size_t(e - b)));
+      if (wanted == LogitsWanted::All || (wanted == LogitsWanted::Last && e == n))
+        append_logits(wanted == LogitsWanted::All ? x : x.rows(x.dim(0) - 1, x.dim(0)), logits);
+    }
+    return logits;
+  }
+
+ private:
+  Tensor run_layers(DecodeState& st, std::span<const int32_t> ids) {
+    const int64_t T = int64_t(ids.size()), D = c_.hidden;
+    Tensor x = be_.zeros(DType::F32, {T, D});
+    be_.embed(x, w_.get("backbone.embeddings.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
+    Tensor h = be_.zeros(DType::F32, {T, D});
+    Tensor t = be_.zeros(DType::F32, {T, D});
+    for (int i = 0; i < c_.layers; ++i) {
+      be_.rms_norm(h, x, norms_[size_t(i)], c_.eps, false);
+      mamba_mixer(be_, mixers_[size_t(i)], shape_, c_.eps, h, t, st.layers[size_t(i)]);
+      be_.add_inplace(x, t);
+    }
+    st.position += T;
+    return x;
+  }
+
+  void append_logits(const Tensor& x, std::vector<float>& logits) {
+    const int64_t R = x.dim(0);
+    Tensor normed = be_.zeros(DType::F32, {R, c_.hidden});
+    be_.rms_norm(normed, x, w_.get("backbone.norm_f.weight"), c_.eps, false);
+    Tensor out = be_.zeros(DType::F32, {R, c_.vocab});
+    be_.linear(out, normed, *head_, Tensor());
+    const size_t at = logits.size();
+    logits.resize(at + size_t(R) * size_t(c_.vocab));
+    be_.to_host(out, logits.data() + at);
+  }
+
+  MambaConfig c_;
+  Backend& be_;
+  Weights w_;
+  ModelInfo info_;
+  MambaMixerShape shape_;
+  std::vector<Tensor> norms_;
+  std::vector<MambaMixerWeights> mixers_;
+  const Tensor* head_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_mamba(const MambaConfig& config, const TensorStore& store, Backend& backend) {
+  return std::make_unique<Mamba>(config, store, backend);
+}
+
+}  // namespace hl
