@@ -1,0 +1,30 @@
+#pragma once
+// Which instruction set the CPU kernels use, decided once at run time (the library is built for baseline
+// x86-64; AVX-512 code lives in functions compiled with __attribute__((target(...))) and is only called
+// when the CPU reports the features). Tests may force the portable path to cover it on any machine.
+namespace hl::cpu {
+
+enum class Isa { Portable, Avx512 };
+
+// The ISA in use: the best the CPU supports, unless force_isa() said otherwise.
+Isa active_isa();
+const char* isa_name(Isa isa);
+
+// For tests and benchmarks: use `isa` from now on (an ISA the CPU lacks is refused with hl::Error).
+void force_isa(Isa isa);
+// Back to the best ISA the CPU supports.
+void reset_isa();
+
+// RAII helper for tests: forces an ISA for the scope.
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(Isa isa) : saved_(active_isa()) { force_isa(isa); }
+  ~ScopedIsa() { force_isa(saved_); }
+  ScopedIsa(const ScopedIsa&) = delete;
+  ScopedIsa& operator=(const ScopedIsa&) = delete;
+
+ private:
+  Isa saved_;
+};
+
+}  // namespace hl::cpu
