@@ -5,6 +5,8 @@
 #include "hybridlens/backend/cpu/attention.hpp"
 #include "hybridlens/backend/cpu/checks.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
+#include "hybridlens/backend/cpu/row_ops.hpp"
+#include "hybridlens/backend/cpu/ssm_ops.hpp"
 
 namespace hl {
 namespace cpu {
@@ -58,6 +60,17 @@ void CpuBackend::rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_p
 }
 void CpuBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) {
   cpu::rotary(x, heads, head_dim, rot_dims, theta, first_pos);
+}
+void CpuBackend::selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log,
+                                const Tensor& B, const Tensor& C, const Tensor& D, Tensor& state) {
+  cpu::selective_scan(y, x, delta, A_log, B, C, D, state);
+}
+void CpuBackend::gather_rows(Tensor& out, const Tensor& x, const std::vector<int32_t>& rows) {
+  cpu::gather_rows(out, x, rows);
+}
+void CpuBackend::scatter_add_rows(Tensor& y, const Tensor& src, const std::vector<int32_t>& rows,
+                                  const std::vector<float>& weights) {
+  cpu::scatter_add_rows(y, src, rows, weights);
 }
 void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new, KVCache& cache,
                            const AttentionSpec& spec, int64_t first_pos, const AttentionLens* lens) {

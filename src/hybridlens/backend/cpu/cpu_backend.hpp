@@ -1,6 +1,6 @@
 #pragma once
 // The CPU backend: each operation checks its arguments and runs the kernels in this folder (ops.hpp);
-// attention is hl::cpu::attention (attention.hpp).
+// attention, selective_scan and the row gather/scatter live in attention.hpp, ssm_ops.hpp, row_ops.hpp.
 #include "hybridlens/backend/backend.hpp"
 
 namespace hl::cpu {
@@ -28,6 +28,12 @@ class CpuBackend final : public Backend {
   void rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
                   const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) override;
   void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) override;
+
+  void selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log, const Tensor& B,
+                      const Tensor& C, const Tensor& D, Tensor& state) override;
+  void gather_rows(Tensor& out, const Tensor& x, const std::vector<int32_t>& rows) override;
+  void scatter_add_rows(Tensor& y, const Tensor& src, const std::vector<int32_t>& rows,
+                        const std::vector<float>& weights) override;
 
   void attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new, KVCache& cache,
                  const AttentionSpec& spec, int64_t first_pos, const AttentionLens* lens) override;
