@@ -4,12 +4,14 @@
 
 #include "hybridlens/cli/commands.hpp"
 #include "hybridlens/cli/common.hpp"
+#include "hybridlens/model/random_checkpoint.hpp"
 
 namespace hl::cli {
 namespace {
 
 struct InfoOptions {
   ModelOptions model;
+  std::string arch, preset;  // describe a preset shape without weights instead of --model
   bool json = false;
 };
 
@@ -19,18 +21,30 @@ std::string kinds_line(const std::vector<std::string>& kinds) {
   return s;
 }
 
+void print(const ModelInfo& i, bool has_tokenizer, bool json);
+
 void run(const InfoOptions& o) {
+  if (!o.arch.empty()) return print(describe_preset(o.arch, o.preset), false, o.json);
+  HL_CHECK(!o.model.dir.empty(), "info: give --model DIR, or --arch A --preset P to describe a shape without weights");
   LoadedModel m = load(o.model);
-  const ModelInfo& i = m.model->info();
+  print(m.model->info(), m.tokenizer != nullptr, o.json);
+}
+
+void print(const ModelInfo& i, bool has_tokenizer, bool json) {
   std::map<std::string, int> counts;
   for (const std::string& k : i.layer_kinds) counts[k]++;
-  if (o.json) {
+  if (json) {
     nlohmann::json j{{"architecture", i.architecture}, {"layers", i.layer_kinds.size()},
                      {"layer_kinds", i.layer_kinds}, {"hidden", i.hidden},
                      {"heads", i.heads},       {"kv_heads", i.kv_heads},
                      {"head_dim", i.head_dim}, {"window", i.window},
                      {"vocab", i.vocab},       {"parameters", i.parameters},
-                     {"dtype", i.weight_dtype}, {"tokenizer", m.tokenizer != nullptr}};
+                     {"dtype", i.weight_dtype}, {"tokenizer", has_tokenizer}};
+    if (i.experts > 0) {
+      j["experts"] = i.experts;
+      j["experts_per_token"] = i.experts_per_token;
+      j["active_parameters"] = i.active_parameters;
+    }
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -44,9 +58,12 @@ void run(const InfoOptions& o) {
             << i.head_dim << "\n"
             << "window        " << (i.window > 0 ? std::to_string(i.window) : std::string("global")) << "\n"
             << "vocab         " << i.vocab << "\n"
-            << "parameters    " << i.parameters << " (" << double(i.parameters) / 1e9 << " B)\n"
-            << "dtype         " << i.weight_dtype << "\n"
-            << "tokenizer     " << (m.tokenizer ? "yes" : "none") << "\n";
+            << "parameters    " << i.parameters << " (" << double(i.parameters) / 1e9 << " B)\n";
+  if (i.experts > 0)
+    std::cout << "experts       " << i.experts << " per MoE layer, " << i.experts_per_token << " per token; "
+              << i.active_parameters << " (" << double(i.active_parameters) / 1e9 << " B) parameters active\n";
+  std::cout << "dtype         " << i.weight_dtype << "\n"
+            << "tokenizer     " << (has_tokenizer ? "yes" : "none") << "\n";
 }
 
 }  // namespace
@@ -54,7 +71,13 @@ void run(const InfoOptions& o) {
 void add_info(CLI::App& app) {
   auto opt = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "describe a checkpoint: architecture, layers, heads, window, size");
-  opt->model.add_to(*cmd);
+  CLI::Option* model = cmd->add_option("--model", opt->model.dir, "checkpoint directory (config.json, safetensors)");
+  CLI::Option* arch = cmd->add_option("--arch", opt->arch, "describe a preset shape without weights: architecture")
+                          ->check(CLI::IsMember({"recurrent_gemma", "jamba", "mamba"}));
+  CLI::Option* preset = cmd->add_option("--preset", opt->preset, "with --arch: the preset (e.g. jamba-mini-1.6)");
+  model->excludes(arch);
+  arch->needs(preset);
+  preset->needs(arch);
   cmd->add_flag("--json", opt->json, "print one JSON object");
   cmd->callback([opt] { run(*opt); });
 }

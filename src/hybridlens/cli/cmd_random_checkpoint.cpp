@@ -9,8 +9,10 @@ void add_random_checkpoint(CLI::App& app) {
   auto opt = std::make_shared<RandomCheckpointOptions>();
   auto dtype = std::make_shared<std::string>("bf16");
   CLI::App* cmd = app.add_subcommand("random-checkpoint", "write a checkpoint with random weights in a real shape");
-  cmd->add_option("--arch", opt->arch, "architecture")->check(CLI::IsMember({"recurrent_gemma"}));
-  cmd->add_option("--preset", opt->preset, "shape: 2b, 9b (published sizes) or tiny")->required();
+  cmd->add_option("--arch", opt->arch, "architecture")->check(CLI::IsMember({"recurrent_gemma", "jamba", "mamba"}));
+  cmd->add_option("--preset", opt->preset,
+                  "shape: recurrent_gemma 2b, 9b, tiny; jamba jamba-mini-1.6, small, tiny; mamba 130m ... 2.8b, tiny")
+      ->required();
   cmd->add_option("--out", opt->out_dir, "output directory")->required();
   cmd->add_option("--dtype", *dtype, "storage dtype")->check(CLI::IsMember({"bf16", "f16", "f32"}));
   cmd->add_option("--seed", opt->seed, "random seed");

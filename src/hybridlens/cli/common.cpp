@@ -44,7 +44,12 @@ std::vector<int32_t> parse_id_list(const std::string& text) {
 std::vector<int32_t> PromptOptions::resolve(const std::string& model_dir, const Tokenizer* tokenizer) const {
   if (!ids.empty()) return parse_id_list(ids);
   HL_CHECK(!prompt.empty(), "give the prompt with --ids or --prompt");
-  HL_CHECK(tokenizer != nullptr, model_dir, ": --prompt needs a tokenizer (tokenizer.model); use --ids instead");
+  if (tokenizer == nullptr) {
+    const bool json_only = std::filesystem::exists(std::filesystem::path(model_dir) / "tokenizer.json");
+    fail(model_dir, ": --prompt needs a SentencePiece tokenizer.model, which this checkpoint lacks",
+         json_only ? " (it ships only tokenizer.json, which hybridlens cannot read yet)" : "",
+         "; add the model's tokenizer.model to the directory, or give token ids with --ids");
+  }
   return tokenizer->encode(prompt, true);
 }
 
@@ -54,8 +59,8 @@ LoadedModel load(const ModelOptions& opt) {
   m.backend = make_cpu_backend();
   m.model = load_model(opt.dir, *m.backend);
   const auto dir = std::filesystem::path(opt.dir);
-  if (std::filesystem::exists(dir / "tokenizer.model") || std::filesystem::exists(dir / "tokenizer.json"))
-    m.tokenizer = Tokenizer::load_dir(opt.dir);
+  // A tokenizer.json alone is not readable yet; such checkpoints still run with --ids.
+  if (std::filesystem::exists(dir / "tokenizer.model")) m.tokenizer = Tokenizer::load_dir(opt.dir);
   return m;
 }
 
