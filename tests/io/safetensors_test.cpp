@@ -1,4 +1,5 @@
 #include "hybridlens/io/safetensors.hpp"
+#include "hybridlens/io/safetensors_stream_writer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -417,4 +418,39 @@ TEST(TensorStoreDir, BadIndex) {
   HL_EXPECT_ERROR(TensorStore::open_dir(dir.str()), index, "tensor a", "not a file name");
   write_bytes(index, R"([])");
   HL_EXPECT_ERROR(TensorStore::open_dir(dir.str()), index, "not a JSON object");
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Streamed writing (random-checkpoint)
+
+TEST(SafetensorsStreamed, RoundTripAndCleanFailure) {
+  TempDir dir;
+  const std::string path = dir.file("model.safetensors");
+  const std::vector<hl::PlannedTensor> planned = {
+      {"a", DType::F32, {2, 3}}, {"b", DType::BF16, {3}}, {"e", DType::F32, {0}}, {"c", DType::F16, {4}}};
+  std::vector<size_t> filled;
+  hl::write_safetensors_streamed(
+      path, planned,
+      [&](size_t i, void* dst) {
+        filled.push_back(i);
+        const size_t n = size_t(hl::shape_numel(planned[i].shape)) * hl::dtype_size(planned[i].dtype);
+        std::memset(dst, int(i + 1), n);
+      },
+      {{"format", "pt"}});
+  EXPECT_EQ(filled, (std::vector<size_t>{0, 1, 3}));
+  TensorStore s = TensorStore::open_file(path);
+  EXPECT_EQ(s.names(), (std::vector<std::string>{"a", "b", "c", "e"}));
+  EXPECT_EQ(s.get("c", {4}).dtype(), DType::F16);
+  EXPECT_EQ(static_cast<const unsigned char*>(s.get("b").raw())[5], 2);
+  EXPECT_EQ(static_cast<const unsigned char*>(s.get("c").raw())[7], 4);
+  EXPECT_EQ(s.metadata().at("format"), "pt");
+
+  // A throwing fill leaves the old file in place and no temporary behind.
+  EXPECT_THROW(hl::write_safetensors_streamed(path, planned, [](size_t, void*) { throw hl::Error("boom"); }),
+               hl::Error);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(TensorStore::open_file(path).size(), 4u);
+  HL_EXPECT_ERROR(hl::write_safetensors_streamed(path, {{"x", DType::F32, {1}}, {"x", DType::F32, {1}}},
+                                                 [](size_t, void*) {}),
+                  path, "tensor x given twice");
 }

@@ -323,8 +323,8 @@ const std::map<std::string, std::string>& TensorStore::metadata() const {
 // ---------------------------------------------------------------------------------------------------------
 // Writing
 
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+std::string safetensors_header(const std::string& path, const std::vector<SafetensorsEntry>& tensors,
+                               const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
     nlohmann::ordered_json m = nlohmann::ordered_json::object();
@@ -333,17 +333,14 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   }
   std::set<std::string> names;
   size_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    HL_CHECK(!name.empty(), path, ": cannot write a tensor with an empty name");
-    HL_CHECK(name != kMetadataKey, path, ": \"__metadata__\" cannot be a tensor name");
-    HL_CHECK(names.insert(name).second, path, ": tensor ", name, " given twice");
-    HL_CHECK(t.defined(), path, ": tensor ", name, " is undefined");
-    HL_CHECK(t.device().kind == DeviceKind::CPU, path, ": tensor ", name, " is on ", t.device().str(),
-             ", not the CPU");
-    const size_t n = t.nbytes();
-    header[name] = {{"dtype", dtype_name(t.dtype())},
-                    {"shape", t.shape()},
-                    {"data_offsets", {offset, offset + n}}};
+  for (const SafetensorsEntry& t : tensors) {
+    HL_CHECK(!t.name.empty(), path, ": cannot write a tensor with an empty name");
+    HL_CHECK(t.name != kMetadataKey, path, ": \"__metadata__\" cannot be a tensor name");
+    HL_CHECK(names.insert(t.name).second, path, ": tensor ", t.name, " given twice");
+    for (int64_t d : t.shape)
+      HL_CHECK(d >= 0, path, ": tensor ", t.name, " has a negative dimension in shape ", shape_str(t.shape));
+    const size_t n = size_t(shape_numel(t.shape)) * dtype_size(t.dtype);
+    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
     offset += n;
   }
   std::string text;
@@ -354,10 +351,24 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   const uint64_t header_len = text.size();
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &header_len, 8);  // little-endian host
+  return out + text;
+}
 
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<SafetensorsEntry> entries;
+  entries.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) {
+    HL_CHECK(t.defined(), path, ": tensor ", name, " is undefined");
+    HL_CHECK(t.device().kind == DeviceKind::CPU, path, ": tensor ", name, " is on ", t.device().str(),
+             ", not the CPU");
+    entries.push_back({name, t.dtype(), t.shape()});
+  }
+  const std::string header = safetensors_header(path, entries, metadata);
   AtomicFileWriter out(path);
-  out.write(&header_len, 8);  // little-endian host
-  out.write(text);
+  out.write(header);
   for (const auto& kv : tensors)
     if (kv.second.nbytes() > 0) out.write(kv.second.raw(), kv.second.nbytes());
   out.commit();

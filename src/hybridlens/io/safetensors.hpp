@@ -110,6 +110,20 @@ class TensorStore {
   std::shared_ptr<const State> state_;
 };
 
+// Name, dtype and shape of a tensor to be written.
+struct SafetensorsEntry {
+  std::string name;
+  DType dtype = DType::F32;
+  Shape shape;
+};
+
+// The first bytes of a safetensors file holding `tensors` contiguously in the given order: the 8-byte
+// header length, then the JSON header ("__metadata__" first when not empty) padded with spaces to a
+// multiple of 8 bytes. Checks the names (distinct, non-empty, not "__metadata__") and shapes;
+// errors name `path`.
+std::string safetensors_header(const std::string& path, const std::vector<SafetensorsEntry>& tensors,
+                               const std::map<std::string, std::string>& metadata = {});
+
 // Writes a safetensors file: the header (tensors in the given order, "__metadata__" first when not empty)
 // padded with spaces to a multiple of 8 bytes, then the data in the given order, contiguous. Written to
 // "<path>.tmp" and renamed into place. Tensors must be defined CPU tensors with distinct, non-empty names

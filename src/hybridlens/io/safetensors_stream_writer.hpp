@@ -17,7 +17,8 @@ struct PlannedTensor {
   Shape shape;
 };
 
-// fill(i, dst) writes the bytes of tensors[i] (numel * dtype size) into dst.
+// fill(i, dst) writes the bytes of tensors[i] (numel * dtype size) into dst. If anything throws (fill
+// included), the temporary file is removed and PATH is left as it was.
 void write_safetensors_streamed(const std::string& path, const std::vector<PlannedTensor>& tensors,
                                 const std::function<void(size_t, void*)>& fill,
                                 const std::map<std::string, std::string>& metadata = {});
