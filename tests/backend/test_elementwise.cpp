@@ -75,16 +75,26 @@ const char* act_name(Activation a) {
   return a == Activation::GeluTanh ? "gelu_tanh" : a == Activation::Silu ? "silu" : "softplus";
 }
 
+// The ISAs this CPU can run: the activations and the RG-LRU have an AVX-512 and a portable version.
+std::vector<cpu::Isa> isas() {
+  cpu::reset_isa();
+  if (cpu::active_isa() == cpu::Isa::Avx512) return {cpu::Isa::Avx512, cpu::Isa::Portable};
+  return {cpu::Isa::Portable};
+}
+
 TEST(BackendActivation, MatchesReference) {
   std::mt19937 rng(3);
+  for (cpu::Isa isa : isas())
   for (Activation act : {Activation::GeluTanh, Activation::Silu, Activation::Softplus}) {
+    cpu::ScopedIsa scoped(isa);
     Tensor x = activation_inputs(rng, 7 * 4099);
     Tensor got = Tensor::zeros(DType::F32, x.shape()), want = Tensor::zeros(DType::F32, x.shape());
     cpu::activation(got, x, act);
     ref::activation(want, x, act);
     const float* xs = x.data<float>();
     const float* r = want.data<float>();
-    EXPECT_TRUE(test::close_within(got, want, [&](int64_t i) { return act_bound(act, xs[i], r[i]); }, act_name(act)));
+    EXPECT_TRUE(test::close_within(got, want, [&](int64_t i) { return act_bound(act, xs[i], r[i]); },
+                                   std::string(act_name(act)) + " " + cpu::isa_name(isa)));
     Tensor inplace = test::clone(x);
     cpu::activation(inplace, inplace, act);
     EXPECT_TRUE(test::bitwise_equal(inplace, got, std::string(act_name(act)) + " in place"));
@@ -93,7 +103,9 @@ TEST(BackendActivation, MatchesReference) {
 
 TEST(BackendActivation, MulMatchesReference) {
   std::mt19937 rng(4);
+  for (cpu::Isa isa : isas())
   for (Activation act : {Activation::GeluTanh, Activation::Silu, Activation::Softplus}) {
+    cpu::ScopedIsa scoped(isa);
     Tensor a = activation_inputs(rng, 7 * 1001);
     Tensor b = test::random_f32(a.shape(), rng, -3, 3);
     Tensor got = Tensor::zeros(DType::F32, a.shape()), want = Tensor::zeros(DType::F32, a.shape());
@@ -105,7 +117,7 @@ TEST(BackendActivation, MulMatchesReference) {
         [&](int64_t i) {
           return act_bound(act, as[i], ref::activate(as[i], act)) * std::fabs(bs[i]) + 2 * kU * std::fabs(r[i]);
         },
-        std::string(act_name(act)) + " * b"));
+        std::string(act_name(act)) + " * b " + cpu::isa_name(isa)));
     Tensor in_a = test::clone(a), in_b = test::clone(b);
     cpu::activation_mul(in_a, in_a, b, act);
     cpu::activation_mul(in_b, a, in_b, act);
@@ -115,15 +127,20 @@ TEST(BackendActivation, MulMatchesReference) {
 }
 
 TEST(BackendSoftCap, MatchesReference) {
-  std::mt19937 rng(5);
-  Tensor x = test::random_f32({33, 257}, rng, -200, 200);
-  x.data<float>()[0] = 0.0f;
-  x.data<float>()[1] = 1e-6f;
-  Tensor want = test::clone(x);
-  cpu::soft_cap(x, 30.0f);
-  ref::soft_cap(want, 30.0f);
-  const float* r = want.data<float>();
-  EXPECT_TRUE(test::close_within(x, want, [&](int64_t i) { return 16 * kU * std::fabs(r[i]) + kTiny; }, "soft_cap"));
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa scoped(isa);
+    std::mt19937 rng(5);
+    Tensor x = test::random_f32({33, 257}, rng, -200, 200);
+    const float special[] = {0.0f, -0.0f, 1e-6f, -1e-6f, 1e-30f, 0.3f, -0.3f, 10.39f, 10.4f, 1e6f, -1e6f, -1e-3f};
+    for (int i = 0; i < 12; ++i) x.data<float>()[i] = special[i];
+    Tensor want = test::clone(x);
+    cpu::soft_cap(x, 30.0f);
+    ref::soft_cap(want, 30.0f);
+    const float* r = want.data<float>();
+    EXPECT_TRUE(test::close_within(x, want, [&](int64_t i) { return 16 * kU * std::fabs(r[i]) + kTiny; },
+                                   std::string("soft_cap ") + cpu::isa_name(isa)));
+    EXPECT_TRUE(std::signbit(x.data<float>()[1]));
+  }
 }
 
 TEST(BackendAddInplace, MatchesReference) {

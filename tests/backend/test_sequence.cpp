@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "backend_test_util.hpp"
+#include "hybridlens/backend/cpu/isa.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
 #include "hybridlens/backend/reference/reference.hpp"
 
@@ -100,11 +101,16 @@ RglruInputs rglru_inputs(int64_t T, int64_t C, DType dt, std::mt19937& rng, int6
 
 TEST(BackendRglru, MatchesReference) {
   std::mt19937 rng(3);
+  cpu::reset_isa();
+  std::vector<cpu::Isa> isas = {cpu::Isa::Portable};
+  if (cpu::active_isa() == cpu::Isa::Avx512) isas.push_back(cpu::Isa::Avx512);
+  for (cpu::Isa isa : isas)
   for (DType dt : test::weight_dtypes())
     for (int64_t T : {1, 7, 40})
       for (int64_t C : {1, 17, 70})
         for (int64_t reset_at : {int64_t(0), T / 2, T + 1}) {
           RglruInputs in = rglru_inputs(T, C, dt, rng, reset_at);
+          cpu::ScopedIsa scoped(isa);
           Tensor h = test::clone(in.h0), h_ref = test::clone(in.h0);
           Tensor got = Tensor::zeros(DType::F32, {T, C}), want = Tensor::zeros(DType::F32, {T, C});
           cpu::rglru_scan(got, in.x, in.gx, in.ga, in.rp, in.positions, h);
@@ -123,7 +129,7 @@ TEST(BackendRglru, MatchesReference) {
               bound[size_t(i)] = 32.0 * double(t + 1) * kU * A + kTiny;
             }
           }
-          const std::string name = test::case_name("rglru_scan", dt, {T, C, reset_at});
+          const std::string name = test::case_name(std::string("rglru_scan ") + cpu::isa_name(isa), dt, {T, C, reset_at});
           EXPECT_TRUE(test::close_within(got, want, [&](int64_t i) { return bound[size_t(i)]; }, name));
           EXPECT_TRUE(test::close_within(h, h_ref, [&](int64_t c) { return bound[size_t((T - 1) * C + c)]; }, name + " h"));
         }
