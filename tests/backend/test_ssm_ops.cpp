@@ -6,6 +6,7 @@
 #include <random>
 
 #include "hybridlens/backend/backend.hpp"
+#include "hybridlens/backend/cpu/isa.hpp"
 #include "hybridlens/backend/cpu/row_ops.hpp"
 #include "hybridlens/backend/cpu/ssm_ops.hpp"
 #include "hybridlens/backend/reference/row_ops.hpp"
@@ -71,15 +72,29 @@ struct ScanSize {
 
 class SelectiveScanTest : public ::testing::TestWithParam<std::tuple<ScanSize, DType>> {};
 
+// The ISAs this CPU can run: the portable path always, AVX-512 where present.
+std::vector<cpu::Isa> isas() {
+  std::vector<cpu::Isa> v{cpu::Isa::Portable};
+  cpu::reset_isa();
+  if (cpu::active_isa() == cpu::Isa::Avx512) v.push_back(cpu::Isa::Avx512);
+  return v;
+}
+
 TEST_P(SelectiveScanTest, MatchesReference) {
   const auto [size, wdt] = GetParam();
   ScanInputs in = scan_inputs(size.T, size.Din, size.N, wdt, 11);
-  Tensor ref_state = clone(in.state), got_state = clone(in.state);
-  Tensor ref_y = Tensor::zeros(DType::F32, {size.T, size.Din}), got_y = Tensor::zeros(DType::F32, {size.T, size.Din});
+  Tensor ref_state = clone(in.state);
+  Tensor ref_y = Tensor::zeros(DType::F32, {size.T, size.Din});
   reference::selective_scan(ref_y, in.x, in.delta, in.A_log, in.B, in.C, in.D, ref_state);
-  cpu::selective_scan(got_y, in.x, in.delta, in.A_log, in.B, in.C, in.D, got_state);
-  EXPECT_LE(rel_diff(got_y, ref_y), 2e-5);
-  EXPECT_LE(rel_diff(got_state, ref_state), 2e-5);
+  for (cpu::Isa isa : isas()) {
+    SCOPED_TRACE(cpu::isa_name(isa));
+    cpu::ScopedIsa scoped(isa);
+    Tensor got_state = clone(in.state);
+    Tensor got_y = Tensor::zeros(DType::F32, {size.T, size.Din});
+    cpu::selective_scan(got_y, in.x, in.delta, in.A_log, in.B, in.C, in.D, got_state);
+    EXPECT_LE(rel_diff(got_y, ref_y), 2e-5);
+    EXPECT_LE(rel_diff(got_state, ref_state), 2e-5);
+  }
 }
 
 TEST_P(SelectiveScanTest, StateCarriesAcrossSplitCalls) {
@@ -126,11 +141,16 @@ TEST(SelectiveScan, LargeStepsDecayTheStateToZero) {
   ScanInputs in = scan_inputs(3, 20, 4, DType::F32, 14);
   for (int64_t i = 0; i < in.delta.numel(); ++i) in.delta.data<float>()[i] = 100.0f;
   for (int64_t i = 0; i < in.A_log.numel(); ++i) in.A_log.data<float>()[i] = 3.0f;
-  Tensor rs = clone(in.state), gs = clone(in.state);
+  Tensor rs = clone(in.state);
   Tensor ry = Tensor::zeros(DType::F32, {3, 20}), gy = Tensor::zeros(DType::F32, {3, 20});
   reference::selective_scan(ry, in.x, in.delta, in.A_log, in.B, in.C, in.D, rs);
-  cpu::selective_scan(gy, in.x, in.delta, in.A_log, in.B, in.C, in.D, gs);
-  EXPECT_LE(rel_diff(gy, ry), 1e-6);
+  for (cpu::Isa isa : isas()) {
+    cpu::ScopedIsa scoped(isa);
+    Tensor gs1 = clone(in.state);
+    cpu::selective_scan(gy, in.x, in.delta, in.A_log, in.B, in.C, in.D, gs1);
+    EXPECT_LE(rel_diff(gy, ry), 1e-6) << cpu::isa_name(isa);
+    EXPECT_LE(rel_diff(gs1, rs), 1e-6) << cpu::isa_name(isa);
+  }
 }
 
 TEST(SelectiveScan, RejectsMismatchedShapes) {
