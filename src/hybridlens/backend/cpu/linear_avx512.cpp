@@ -7,9 +7,10 @@
 //
 // Two kernels:
 // - GEMV (few rows, decode): bandwidth bound. Each thread streams its own contiguous range of weight rows
-//   once; R rows at a time are dotted with up to 8 token rows held in L1, 16 lanes of fp32 partial sums
-//   per (row, token), reduced at the end of the row. More than 8 tokens are handled in groups of 8 over
-//   the same 16-row block, which is still in L1/L2, so the weights come from memory once.
+//   once, 16 rows at a time; R rows x up to 8 tokens of 16-lane fp32 partial sums live in registers while
+//   an input chunk goes by (chunks sized so the tokens' activations stay in L1), and in an L1 buffer
+//   between chunks; they are reduced at the end of the rows. More than 8 tokens are handled in groups of 8
+//   over the same 16-row block, which is still in L1/L2, so the weights come from memory once.
 // - GEMM (many rows, prefill): compute bound. The activations are packed once per call into 12-row tiles
 //   stored k-major ([K][12]), the weights block by block (NC outputs x KC inputs) into 32-wide k-major
 //   micro-panels ([KC][32], widened to fp32 and transposed with a 16x16 register transpose). A 12 x 32
@@ -36,31 +37,42 @@ using avx512::WF32;
 
 // Rows per register block for TT tokens: R * TT accumulators + R weight vectors + 1 activation vector
 // must fit the 32 zmm registers.
-constexpr int gemv_rows_for(int tt) { return tt == 1 ? 8 : tt == 2 ? 6 : tt <= 4 ? 4 : tt <= 6 ? 3 : 2; }
+constexpr int gemv_rows_for(int tt) { return tt == 1 ? 8 : tt == 2 ? 6 : tt <= 6 ? 4 : 3; }
 
-// out[t * ldo + r] = dot(x[t, :], w[r, :]) + bias[r] for r < R, t < TT. w points at the first of R rows.
+// Partial dot products over inputs [k0, k1) for R weight rows and TT tokens, accumulated in acc
+// (R * TT vectors of 16 fp32 lanes, kept in L1 between input chunks). w points at the first of the R rows.
+// pf_delta: where, relative to the element being read, the same row's data of the next pass lives (the
+// next chunk of the row, or the row one block further on); it is prefetched into L2 as we go, because
+// the short runs per row that chunking makes are too short for the hardware prefetcher to ramp up.
 template <class W, int R, int TT>
-HL_AVX512 void gemv_block(const float* x, int64_t ldx, int64_t K, const typename W::elem* w, float* out,
-                          int64_t ldo, const float* bias) {
+HL_AVX512 void gemv_chunk(const float* x, int64_t ldx, int64_t K, const typename W::elem* w, int64_t k0, int64_t k1,
+                          float* acc_mem, bool first, int64_t pf_delta) {
   __m512 acc[R][TT];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
+    for (int t = 0; t < TT; ++t)
+      acc[r][t] = first ? _mm512_setzero_ps() : _mm512_load_ps(acc_mem + (r * TT + t) * 16);
+  int64_t k = k0;
+  for (; k + 16 <= k1; k += 16) {
     __m512 wv[R];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) wv[r] = W::load(w + r * K + k);
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + r * K + k + pf_delta), _MM_HINT_T1);
+      wv[r] = W::load(w + r * K + k);
+    }
 #pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) {
-      const __m512 xv = _mm512_loadu_ps(x + t * ldx + k);
+      __m512 xv = _mm512_loadu_ps(x + t * ldx + k);
+      // Keep xv in a register: GCC would otherwise fold the load into each of the R FMAs, and R * TT
+      // loads per step saturate the load ports for TT > 4.
+      __asm__("" : "+v"(xv));
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
     }
   }
-  if (k < K) {
-    const __mmask16 m = tail_mask(K - k);
+  if (k < k1) {
+    const __mmask16 m = tail_mask(k1 - k);
     __m512 wv[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) wv[r] = W::load(w + r * K + k, m);
@@ -72,45 +84,57 @@ HL_AVX512 void gemv_block(const float* x, int64_t ldx, int64_t K, const typename
     }
   }
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const float b = bias ? bias[r] : 0.0f;
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int t = 0; t < TT; ++t) out[t * ldo + r] = _mm512_reduce_add_ps(acc[r][t]) + b;
-  }
+    for (int t = 0; t < TT; ++t) _mm512_store_ps(acc_mem + (r * TT + t) * 16, acc[r][t]);
 }
 
-// Rows [n0, n1) for the TT tokens starting at t0.
+HL_AVX512 float reduce16(const float* v) { return _mm512_reduce_add_ps(_mm512_load_ps(v)); }
+
+constexpr int64_t kGemvBlock = 16;  // rows whose partial sums stay in L1 while the input chunks go by
+
+// Rows [n0, n0 + rows) (rows <= kGemvBlock) for the TT tokens starting at t0. The inputs are walked in
+// chunks small enough that the TT activation rows of a chunk stay in L1 (~24 KB) across all the rows.
 template <class W, int TT>
-HL_AVX512 void gemv_rows(const LinearArgs& a, int64_t t0, int64_t n0, int64_t n1) {
+HL_AVX512 void gemv_rows(const LinearArgs& a, int64_t t0, int64_t n0, int64_t rows) {
   constexpr int R = gemv_rows_for(TT);
-  const auto* w = static_cast<const typename W::elem*>(a.w);
+  constexpr int64_t kChunk = (24576 / (TT * 4)) / 16 * 16;
+  alignas(64) float acc[kGemvBlock * TT * 16];
+  const auto* w = static_cast<const typename W::elem*>(a.w) + n0 * a.K;
   const float* x = a.x + t0 * a.ldx;
-  float* out = a.out + t0 * a.ldo;
-  int64_t n = n0;
-  for (; n + R <= n1; n += R)
-    gemv_block<W, R, TT>(x, a.ldx, a.K, w + n * a.K, out + n, a.ldo, a.bias ? a.bias + n : nullptr);
-  for (; n < n1; ++n)
-    gemv_block<W, 1, TT>(x, a.ldx, a.K, w + n * a.K, out + n, a.ldo, a.bias ? a.bias + n : nullptr);
+  for (int64_t k0 = 0; k0 < a.K; k0 += kChunk) {
+    const int64_t k1 = std::min(a.K, k0 + kChunk);
+    // Prefetch the next chunk of the same rows, or from the last chunk the next block's first chunk.
+    const int64_t pf = k1 < a.K ? kChunk : kGemvBlock * a.K - k0;
+    int64_t r = 0;
+    for (; r + R <= rows; r += R)
+      gemv_chunk<W, R, TT>(x, a.ldx, a.K, w + r * a.K, k0, k1, acc + r * TT * 16, k0 == 0, pf);
+    for (; r < rows; ++r) gemv_chunk<W, 1, TT>(x, a.ldx, a.K, w + r * a.K, k0, k1, acc + r * TT * 16, k0 == 0, pf);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float b = a.bias ? a.bias[n0 + r] : 0.0f;
+    for (int t = 0; t < TT; ++t) a.out[(t0 + t) * a.ldo + n0 + r] = reduce16(acc + (r * TT + t) * 16) + b;
+  }
 }
 
 template <class W>
 void gemv(const LinearArgs& a) {
   // Each chunk of rows should carry enough weight bytes to be worth a thread (>= ~64 KB).
-  const int64_t grain = std::max<int64_t>(16, (int64_t(64) << 10) / std::max<int64_t>(1, a.K * int64_t(sizeof(typename W::elem))));
+  const int64_t grain = std::max<int64_t>(
+      kGemvBlock, (int64_t(64) << 10) / std::max<int64_t>(1, a.K * int64_t(sizeof(typename W::elem))));
   parallel_for(a.N, grain, [&](int64_t n0, int64_t n1) {
-    constexpr int64_t kBlock = 16;  // rows revisited by every token group while still in cache
-    for (int64_t b = n0; b < n1; b += kBlock) {
-      const int64_t e = std::min(n1, b + kBlock);
-      for (int64_t t0 = 0; t0 < a.T; t0 += 8) {
+    for (int64_t b = n0; b < n1; b += kGemvBlock) {
+      const int64_t rows = std::min(n1 - b, kGemvBlock);
+      for (int64_t t0 = 0; t0 < a.T; t0 += 8) {  // later groups find the block's weights in L1/L2
         switch (std::min<int64_t>(8, a.T - t0)) {
-          case 1: gemv_rows<W, 1>(a, t0, b, e); break;
-          case 2: gemv_rows<W, 2>(a, t0, b, e); break;
-          case 3: gemv_rows<W, 3>(a, t0, b, e); break;
-          case 4: gemv_rows<W, 4>(a, t0, b, e); break;
-          case 5: gemv_rows<W, 5>(a, t0, b, e); break;
-          case 6: gemv_rows<W, 6>(a, t0, b, e); break;
-          case 7: gemv_rows<W, 7>(a, t0, b, e); break;
-          default: gemv_rows<W, 8>(a, t0, b, e); break;
+          case 1: gemv_rows<W, 1>(a, t0, b, rows); break;
+          case 2: gemv_rows<W, 2>(a, t0, b, rows); break;
+          case 3: gemv_rows<W, 3>(a, t0, b, rows); break;
+          case 4: gemv_rows<W, 4>(a, t0, b, rows); break;
+          case 5: gemv_rows<W, 5>(a, t0, b, rows); break;
+          case 6: gemv_rows<W, 6>(a, t0, b, rows); break;
+          case 7: gemv_rows<W, 7>(a, t0, b, rows); break;
+          default: gemv_rows<W, 8>(a, t0, b, rows); break;
         }
       }
     }
