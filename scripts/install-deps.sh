@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
-  libsentencepiece-dev nlohmann-json3-dev libopenblas-dev libcli11-dev
+  libsentencepiece-dev nlohmann-json3-dev libopenblas-dev libcli11-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy
 )
