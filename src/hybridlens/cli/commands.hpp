@@ -9,5 +9,8 @@ void add_forward(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_random_checkpoint(CLI::App& app);
 void add_heads(CLI::App& app);
+void add_niah(CLI::App& app);
+void add_mmlu(CLI::App& app);
+void add_export(CLI::App& app);
 
 }  // namespace hl::cli

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   hl::cli::add_generate(app);
   hl::cli::add_random_checkpoint(app);
   hl::cli::add_heads(app);
+  hl::cli::add_niah(app);
+  hl::cli::add_mmlu(app);
+  hl::cli::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
