@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -92,21 +93,25 @@ Tensor activations(int64_t T, int64_t K) {
   return x;
 }
 
-void set_decode_counters(benchmark::State& state, double bytes) {
-  const Floors& f = floors();
-  state.counters["GB_per_s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["floor_GB_per_s"] = f.bandwidth_gbs;
-  // bw_ratio = GB_per_s / floor, computed by benchmark from the same rate: bytes / floor per iteration.
-  state.counters["bw_ratio"] =
-      benchmark::Counter(bytes / 1e9 / f.bandwidth_gbs, benchmark::Counter::kIsIterationInvariantRate);
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void set_prefill_counters(benchmark::State& state, double flops) {
+// seconds: wall time of the whole timed loop (state.iterations() calls).
+void set_decode_counters(benchmark::State& state, double bytes, double seconds) {
   const Floors& f = floors();
-  state.counters["GFLOP_per_s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  const double gbs = bytes * double(state.iterations()) / seconds / 1e9;
+  state.counters["GB_per_s"] = gbs;
+  state.counters["floor_GB_per_s"] = f.bandwidth_gbs;
+  state.counters["bw_ratio"] = gbs / f.bandwidth_gbs;
+}
+
+void set_prefill_counters(benchmark::State& state, double flops, double seconds) {
+  const Floors& f = floors();
+  const double gf = flops * double(state.iterations()) / seconds / 1e9;
+  state.counters["GFLOP_per_s"] = gf;
   state.counters["peak_GFLOP_per_s"] = f.peak_gflops;
-  state.counters["fma_ratio"] =
-      benchmark::Counter(flops / 1e9 / f.peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["fma_ratio"] = gf / f.peak_gflops;
 }
 
 // Args: K, N.
@@ -116,11 +121,12 @@ void BM_LinearDecode_BF16(benchmark::State& state) {
   const auto& ws = cached_weights(DType::BF16, N, K, copies_for(N, K, DType::BF16));
   Tensor x = activations(1, K), out = Tensor::zeros(DType::F32, {1, N});
   size_t i = 0;
+  const double t0 = now_s();
   for (auto _ : state) {
     cpu::linear(out, x, ws[i++ % ws.size()], Tensor());
     benchmark::ClobberMemory();
   }
-  set_decode_counters(state, double(N * K * 2));
+  set_decode_counters(state, double(N * K * 2), now_s() - t0);
 }
 
 void BM_LinearPrefill_BF16(benchmark::State& state) {
@@ -128,11 +134,12 @@ void BM_LinearPrefill_BF16(benchmark::State& state) {
   floors();
   const auto& ws = cached_weights(DType::BF16, N, K, 1);
   Tensor x = activations(T, K), out = Tensor::zeros(DType::F32, {T, N});
+  const double t0 = now_s();
   for (auto _ : state) {
     cpu::linear(out, x, ws[0], Tensor());
     benchmark::ClobberMemory();
   }
-  set_prefill_counters(state, 2.0 * double(T) * double(N) * double(K));
+  set_prefill_counters(state, 2.0 * double(T) * double(N) * double(K), now_s() - t0);
 }
 
 // The peer: OpenBLAS on fp32 weights with its own threads (all cores), as a user would call it.
@@ -148,12 +155,13 @@ void BM_OpenBlasDecode_F32(benchmark::State& state) {
   const auto& ws = cached_weights(DType::F32, N, K, copies_for(N, K, DType::F32));
   Tensor x = activations(1, K), out = Tensor::zeros(DType::F32, {1, N});
   size_t i = 0;
+  const double t0 = now_s();
   for (auto _ : state) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, int(N), int(K), 1.0f, ws[i++ % ws.size()].data<float>(), int(K),
                 x.data<float>(), 1, 0.0f, out.data<float>(), 1);
     benchmark::ClobberMemory();
   }
-  set_decode_counters(state, double(N * K * 4));
+  set_decode_counters(state, double(N * K * 4), now_s() - t0);
   state.SetLabel(openblas_get_corename());
 }
 
@@ -163,12 +171,13 @@ void BM_OpenBlasPrefill_F32(benchmark::State& state) {
   OpenBlasThreads threads;
   const auto& ws = cached_weights(DType::F32, N, K, 1);
   Tensor x = activations(T, K), out = Tensor::zeros(DType::F32, {T, N});
+  const double t0 = now_s();
   for (auto _ : state) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(N), int(K), 1.0f, x.data<float>(), int(K),
                 ws[0].data<float>(), int(K), 0.0f, out.data<float>(), int(N));
     benchmark::ClobberMemory();
   }
-  set_prefill_counters(state, 2.0 * double(T) * double(N) * double(K));
+  set_prefill_counters(state, 2.0 * double(T) * double(N) * double(K), now_s() - t0);
   state.SetLabel(openblas_get_corename());
 }
 
