@@ -137,6 +137,24 @@ TEST(NiahCli, StoresScoredCellsAndSkipsThemOnRerun) {
   EXPECT_NE(bad.output.find("unknown table \"secrets\""), std::string::npos);
 }
 
+TEST(NiahCli, SeveralModelsAreACellDimension) {
+  // The second model has a 400-piece tokenizer under a 512-row vocabulary: ids beyond the tokenizer are
+  // generated and must not stop the run.
+  const std::string db = test::temp_dir("niah_models") + "/r.db";
+  const test::CliResult r =
+      run_cli("niah --model " + sh(test::tiny_model_dir()) + " --model " + sh(test::tiny_letters_model_dir()) +
+              " --noise-haystack --buffer 24 --threads 1 --lengths 150 --depths 20,80 --keep 0,all "
+              "--max-new-tokens 8 --db " + sh(db));
+  ASSERT_EQ(r.status, 0) << r.output;
+  SqliteDb d(db, SqliteDb::Mode::ReadOnly);
+  SqliteStatement s = d.prepare(
+      "SELECT COUNT(*), COUNT(DISTINCT model_id), COUNT(DISTINCT prompt_sha256) FROM niah_cells");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.int64(0), 8);
+  EXPECT_EQ(s.int64(1), 2);
+  EXPECT_EQ(s.int64(2), 4);  // each model's own tokenizer measures and encodes its prompts
+}
+
 TEST(NiahCli, SharedPrefillsGiveTheSameOutputsAsSeparateRuns) {
   const std::string dir = test::temp_dir("niah_share");
   const std::string grid =

@@ -3,6 +3,7 @@
 // the input errors (too short, needle not reproduced by the tokenizer, empty haystack, bad templates).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 
@@ -139,6 +140,29 @@ TEST_F(NiahPrompt, JrtDoublesTheContextAndQuestionBlock) {
   EXPECT_EQ(parts.head, "");
   EXPECT_EQ(parts.block, "CONTEXT: {context}\n\nQUESTION: {question}\n\n");
   EXPECT_EQ(parts.tail, "ANSWER: Here is the most relevant sentence in the context: ");
+}
+
+TEST_F(NiahPrompt, VocabularyMarkersInTemplatesBecomeSingleTokens) {
+  // "</s>" (EOS) is a piece of the fixture vocabulary: written in a template it is that one token, while the
+  // same characters in the haystack or question stay text.
+  const PromptTemplate t{"marked", "</s>CONTEXT: {context}\n\nQUESTION: {question}</s>ANSWER:"};
+  const TemplateParts parts = split_for_jrt(t, tok_);
+  EXPECT_EQ(parts.head, "</s>");
+  EXPECT_EQ(parts.block, "CONTEXT: {context}\n\nQUESTION: {question}");
+  EXPECT_EQ(parts.tail, "</s>ANSWER:");
+  Haystack marked{"test", "Plain words here. A </s> written in the text. More words follow here.", "x"};
+  const HaystackTokens hay(*tok_, marked, 200);
+  NiahPromptSpec spec;
+  spec.length = 200;
+  spec.buffer = 40;
+  spec.depth_percent = 50;
+  spec.jrt = true;
+  const NiahPromptResult p = build_niah_prompt(*tok_, hay, needle_, t, spec);
+  const int32_t eos = tok_->eos_id();
+  EXPECT_EQ(p.ids[0], tok_->bos_id());
+  EXPECT_EQ(p.ids[1], eos);
+  EXPECT_EQ(std::count(p.ids.begin(), p.ids.end(), eos), 2);  // the template's two markers, not the text's
+  EXPECT_EQ(p.needle_copies, 2);
 }
 
 TEST_F(NiahPrompt, SnapsToTheEndOfThePreviousSentence) {

@@ -154,6 +154,16 @@ std::string config_label(const std::string& model, const InterventionRecord& r) 
   return s.str();
 }
 
+// The text of generated ids. A model may have more embedding rows than its tokenizer has pieces (padded
+// vocabularies); ids beyond the tokenizer have no text and are left out of it (they stay in output_ids).
+std::string decode_output(const Tokenizer& tok, const std::vector<int32_t>& ids) {
+  std::vector<int32_t> known;
+  known.reserve(ids.size());
+  for (int32_t id : ids)
+    if (id >= 0 && id < tok.vocab_size()) known.push_back(id);
+  return tok.decode(known);
+}
+
 std::unique_ptr<Lens> make_lens(const LensPlan& base, const NeedleSpan& needle, int attention_layers, int heads) {
   LensPlan p = base;
   if (p.is_identity() || attention_layers == 0) return nullptr;
@@ -345,7 +355,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
             const GenerateResult r = generate_greedy(*model, pr.p.ids, g);
             ++stats.prefills;
             ++stats.decodes;
-            const std::string text = tok.decode(r.new_ids);
+            const std::string text = decode_output(tok, r.new_ids);
             store(i, r, text, score_output(text, *pr.needle), m.interventions[i].prefill_key, false, false,
                   r.prefill_seconds, 0);
           }
@@ -380,7 +390,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
             g.lens = lens.get();
             const GenerateResult r = continue_greedy(*model, st, logits, g);
             ++stats.decodes;
-            const std::string text = tok.decode(r.new_ids);
+            const std::string text = decode_output(tok, r.new_ids);
             const NiahScore sc = score_output(text, *pr.needle);
             const bool group_shared = decodes.size() > 1 || cells.size() > 1;
             bool first_cell = true;
