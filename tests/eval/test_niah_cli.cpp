@@ -187,6 +187,26 @@ TEST(NiahCli, SharedPrefillsGiveTheSameOutputsAsSeparateRuns) {
   EXPECT_EQ(groups.int64(1), 8);  // k = all under generation and under both, per manipulation pair and prompt
 }
 
+TEST(NiahCli, DepthsThatSnapToTheSameSentenceRunOnce) {
+  // At 128 tokens, 1% depth falls before the first sentence end: the prompt is the one of depth 0.
+  const std::string db = test::temp_dir("niah_same") + "/r.db";
+  const test::CliResult r = run_cli(niah_args(db, "--lengths 128 --depths 0,1 --keep 0,all --max-new-tokens 4"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("planner: 1 prefills and 2 decodes for the whole grid instead of 4 each"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("4 cells run (1 prefills, 2 decodes)"), std::string::npos) << r.output;
+  SqliteDb d(db, SqliteDb::Mode::ReadOnly);
+  SqliteStatement s = d.prepare(
+      "SELECT COUNT(*), COUNT(DISTINCT prompt_sha256), SUM(decode_shared), COUNT(DISTINCT depth_percent) "
+      "FROM niah_cells");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.int64(0), 4);
+  EXPECT_EQ(s.int64(1), 1);
+  EXPECT_EQ(s.int64(2), 2);
+  EXPECT_EQ(s.int64(3), 2);
+}
+
 TEST(NiahCli, KillNineLosesOnlyTheCellInFlight) {
   const std::string db = test::temp_dir("niah_kill") + "/r.db";
   const std::string grid = "--lengths 128,160,192 --depths 0:100:5 --keep 0,1,2,all --sparsify generation,both "

@@ -263,7 +263,7 @@ MmluStats run_mmlu(const MmluConfig& cfg, ResultsDb& db, std::ostream& out, std:
   };
   auto label_of = [](const ModelPlan& m, const InterventionRecord& r) {
     std::ostringstream s;
-    s << fs::path(m.abs_dir).filename().string() << "  k=" << (r.keep_k >= r.heads ? "all" : std::to_string(r.keep_k))
+    s << fs::path(m.abs_dir).filename().string() << "  k=" << (r.keep_k < 0 ? "file" : r.keep_k >= r.heads ? "all" : std::to_string(r.keep_k))
       << "  rank=" << r.rank << "  sparsify=" << r.sparsify << "  prefill=" << r.prefill_manipulation
       << "  generation=" << r.generation_manipulation;
     return s.str();

@@ -135,7 +135,11 @@ HaystackTokens::HaystackTokens(const Tokenizer& tok, const Haystack& hay, int64_
 
 int64_t HaystackTokens::count(size_t chars) const {
   if (chars == 0) return 0;
-  return int64_t(tok_.encode(text_.substr(0, chars), false).size());
+  const auto hit = counts_.find(chars);
+  if (hit != counts_.end()) return hit->second;
+  const int64_t n = int64_t(tok_.encode(text_.substr(0, chars), false).size());
+  counts_.emplace(chars, n);
+  return n;
 }
 
 size_t HaystackTokens::cut_for_tokens(int64_t n, size_t limit) const {

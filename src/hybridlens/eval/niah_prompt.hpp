@@ -5,6 +5,7 @@
 // located in the tokenized prompt.
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hybridlens/eval/haystack.hpp"
@@ -56,6 +57,7 @@ class HaystackTokens {
  private:
   const Tokenizer& tok_;
   std::string text_;
+  mutable std::unordered_map<size_t, int64_t> counts_;  // memo of count(): every depth of a length shares cuts
   std::vector<size_t> cuts_;  // word boundaries: offsets of whitespace following a non-space
 };
 

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <iomanip>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
@@ -148,7 +150,7 @@ std::string cell_key(const ModelPlan& m, const ModelPlan::Prompt& pr, const Niah
 
 std::string config_label(const std::string& model, const InterventionRecord& r) {
   std::ostringstream s;
-  s << model << "  k=" << (r.keep_k >= r.heads ? "all" : std::to_string(r.keep_k)) << "  rank=" << r.rank
+  s << model << "  k=" << (r.keep_k < 0 ? "file" : r.keep_k >= r.heads ? "all" : std::to_string(r.keep_k)) << "  rank=" << r.rank
     << "  sparsify=" << r.sparsify << "  prefill=" << r.prefill_manipulation
     << "  generation=" << r.generation_manipulation;
   return s.str();
@@ -238,18 +240,24 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
   // What is stored already.
   const std::unordered_set<std::string> done = db.niah_keys();
   int64_t todo = 0;
-  PlanCounts shared_counts;
+  PlanCounts shared_counts;  // over the whole grid; identical prompts (depths that snap to the same
+                             // sentence) share their prefills and decodes too
   for (const ModelPlan& m : plans) {
-    const PlanCounts per_prompt = count_plan(m.interventions);
+    std::unordered_set<std::string> prefills, decodes;
     for (const auto& pr : m.prompts) {
       stats.planned += int64_t(pr.keys.size());
       for (const std::string& k : pr.keys) todo += done.count(k) ? 0 : 1;
+      for (const Intervention& iv : m.interventions) {
+        prefills.insert(pr.sha256 + "|" + iv.prefill_key);
+        decodes.insert(pr.sha256 + "|" + pr.needle->id + "|" + iv.decode_key);
+      }
     }
-    shared_counts.cells += per_prompt.cells * int64_t(m.prompts.size());
-    shared_counts.prefills += per_prompt.prefills * int64_t(m.prompts.size());
-    shared_counts.decodes += per_prompt.decodes * int64_t(m.prompts.size());
+    shared_counts.cells += int64_t(m.interventions.size() * m.prompts.size());
+    shared_counts.prefills += int64_t(prefills.size());
+    shared_counts.decodes += int64_t(decodes.size());
   }
   stats.skipped = stats.planned - todo;
+  log << "niah: prompts built and keyed in " << format_duration(seconds_since(t_start)) << "\n";
   log << "niah: " << stats.planned << " cells (" << plans.size() << " model(s) x " << cfg.needles.size()
       << " needle(s) x " << cfg.lengths.size() << " lengths x " << cfg.depths.size() << " depths x interventions); "
       << stats.skipped << " already in " << db.path() << ", " << todo << " to run";
@@ -298,8 +306,18 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
       const int layers = info.attention_layers();
       const Tokenizer& tok = *m.tokenizer;
 
+      // Decodes already run in this sweep for an identical prompt (two requested depths can snap to the
+      // same sentence): prompt hash | needle | decode key -> result.
+      struct Decoded {
+        GenerateResult r;
+        std::string text;
+        NiahScore score;
+        double prefill_s = 0;
+      };
+      std::unordered_map<std::string, Decoded> decoded;
       for (const auto& pr : m.prompts) {
         auto missing = [&](size_t i) { return !done.count(pr.keys[i]); };
+        auto decoded_key = [&](size_t i) { return pr.sha256 + "|" + pr.needle->id + "|" + m.interventions[i].decode_key; };
         auto store = [&](size_t i, const GenerateResult& r, const std::string& text, const NiahScore& sc,
                          const std::string& group, bool prefill_shared, bool decode_shared, double prefill_s,
                          double fork_s) {
@@ -364,12 +382,20 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
 
         for (const PrefillGroup& group : m.groups) {
           std::vector<const std::vector<size_t>*> decodes;
-          for (const auto& d : group.decodes)
-            for (size_t i : d)
-              if (missing(i)) {
-                decodes.push_back(&d);
-                break;
-              }
+          for (const auto& d : group.decodes) {
+            bool any_missing = false;
+            for (size_t i : d) any_missing = any_missing || missing(i);
+            if (!any_missing) continue;
+            auto hit = decoded.find(decoded_key(d.front()));
+            if (hit == decoded.end()) {
+              decodes.push_back(&d);
+              continue;
+            }
+            for (size_t i : d)  // an identical prompt was decoded already: copy its result
+              if (missing(i))
+                store(i, hit->second.r, hit->second.text, hit->second.score, group.key, true, true,
+                      hit->second.prefill_s, 0);
+          }
           if (decodes.empty()) continue;
           const Intervention& first = m.interventions[decodes.front()->front()];
           const auto prefill_lens = make_lens(first.prefill_plan, pr.p.needle, layers, info.heads);
@@ -392,6 +418,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
             ++stats.decodes;
             const std::string text = decode_output(tok, r.new_ids);
             const NiahScore sc = score_output(text, *pr.needle);
+            decoded[decoded_key(cells.front())] = Decoded{r, text, sc, prefill_s};
             const bool group_shared = decodes.size() > 1 || cells.size() > 1;
             bool first_cell = true;
             for (size_t i : cells) {

@@ -4,7 +4,8 @@
 // prompt. Interventions whose prefill is identical form a prefill group: the prompt is prefilled once
 // per group and the decode state forked for each decode. Interventions whose whole effect is identical
 // (for example k = all under generation-only and under prefill+generation sparsification) form a decode
-// group inside it: decoded once, stored once per requested cell.
+// group inside it: decoded once, stored once per requested cell. The runner (niah_sweep) also reuses
+// prefills and decodes across prompts whose tokens are identical (depths that snap to the same sentence).
 //
 // Not done yet: the forks of one prefill are decoded one after the other, because the Model interface
 // has no batched decode step; batching them is the next saving (docs/performance.md).
