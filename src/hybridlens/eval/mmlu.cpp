@@ -226,6 +226,7 @@ MmluStats run_mmlu(const MmluConfig& cfg, ResultsDb& db, std::ostream& out, std:
           j["prompt_sha256"] = it.sha256;
           j["keep_k"] = iv.record.keep_k;
           j["rank"] = iv.record.rank;
+          if (iv.plan.rank == HeadRank::Fixed) j["fixed_heads"] = iv.plan.fixed;
           j["sparsify"] = iv.record.sparsify;
           j["prefill_manipulation"] = iv.record.prefill_manipulation;
           j["generation_manipulation"] = iv.record.generation_manipulation;
@@ -305,6 +306,7 @@ MmluStats run_mmlu(const MmluConfig& cfg, ResultsDb& db, std::ostream& out, std:
         ck["data_dir"] = root_abs;
         ck["shots"] = cfg.shots;
         ck["setting"] = iv.setting_key;
+        if (iv.plan.rank == HeadRank::Fixed) ck["fixed_heads"] = iv.plan.fixed;
         const std::string config_key = sha256_hex(ck.dump());
 
         size_t prefix_subject = SIZE_MAX;

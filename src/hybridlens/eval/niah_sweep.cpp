@@ -138,6 +138,7 @@ std::string cell_key(const ModelPlan& m, const ModelPlan::Prompt& pr, const Niah
   j["jrt"] = cfg.jrt;
   j["keep_k"] = iv.record.keep_k;
   j["rank"] = iv.record.rank;
+  if (iv.plan.rank == HeadRank::Fixed) j["fixed_heads"] = iv.plan.fixed;  // the file's content, not its name
   j["sparsify"] = iv.record.sparsify;
   j["prefill_manipulation"] = iv.record.prefill_manipulation;
   j["generation_manipulation"] = iv.record.generation_manipulation;
