@@ -160,7 +160,7 @@ TEST_P(LensIdentity, FixedListEqualToTheEntropyChoiceGivesTheSameLogits) {
   EXPECT_EQ(model_->forward(s2, tok, Phase::Generation, LogitsWanted::Last, &lf), by_entropy);
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, LensIdentity, ::testing::Values("recurrent_gemma"));
+INSTANTIATE_TEST_SUITE_P(Architectures, LensIdentity, ::testing::Values("recurrent_gemma", "jamba"));
 
 // Entropies recorded online against transformers' eager attention probabilities (tests/fixtures).
 TEST(LensReference, EntropiesMatchTransformers) {

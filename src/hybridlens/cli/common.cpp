@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "hybridlens/core/parallel.hpp"
@@ -16,9 +17,11 @@ void ModelOptions::add_to(CLI::App& cmd) {
 
 void PromptOptions::add_to(CLI::App& cmd) {
   auto* i = cmd.add_option("--ids", ids, "prompt as comma-separated token ids, used as given (no BOS added)");
+  auto* f = cmd.add_option("--ids-file", ids_file, "prompt token ids from a file (commas or whitespace between)");
   auto* p = cmd.add_option("--prompt", prompt, "prompt text; BOS is prepended as the reference tokenizer does");
-  i->excludes(p);
-  p->excludes(i);
+  i->excludes(p)->excludes(f);
+  f->excludes(p)->excludes(i);
+  p->excludes(i)->excludes(f);
 }
 
 std::vector<int32_t> parse_id_list(const std::string& text) {
@@ -43,7 +46,24 @@ std::vector<int32_t> parse_id_list(const std::string& text) {
 
 std::vector<int32_t> PromptOptions::resolve(const std::string& model_dir, const Tokenizer* tokenizer) const {
   if (!ids.empty()) return parse_id_list(ids);
-  HL_CHECK(!prompt.empty(), "give the prompt with --ids or --prompt");
+  if (!ids_file.empty()) {
+    std::ifstream f(ids_file);
+    HL_CHECK(f.good(), ids_file, ": cannot read the token ids");
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    for (char& c : text)
+      if (c == ' ' || c == '\n' || c == '\t' || c == '\r') c = ',';
+    std::string squeezed;
+    for (char c : text)
+      if (!(c == ',' && (squeezed.empty() || squeezed.back() == ','))) squeezed += c;
+    while (!squeezed.empty() && squeezed.back() == ',') squeezed.pop_back();
+    HL_CHECK(!squeezed.empty(), ids_file, ": no token ids");
+    try {
+      return parse_id_list(squeezed);
+    } catch (const Error& e) {
+      fail(ids_file, ": ", e.what());
+    }
+  }
+  HL_CHECK(!prompt.empty(), "give the prompt with --ids, --ids-file or --prompt");
   if (tokenizer == nullptr) {
     const bool json_only = std::filesystem::exists(std::filesystem::path(model_dir) / "tokenizer.json");
     fail(model_dir, ": --prompt needs a SentencePiece tokenizer.model, which this checkpoint lacks",

@@ -18,9 +18,10 @@ struct ModelOptions {
   void add_to(CLI::App& cmd);
 };
 
-// --ids or --prompt, exactly one.
+// --ids, --ids-file or --prompt, exactly one.
 struct PromptOptions {
   std::string ids;
+  std::string ids_file;
   std::string prompt;
   void add_to(CLI::App& cmd);
   // Token ids of the prompt; --prompt is encoded with BOS prepended as the reference tokenizer does.

@@ -29,11 +29,21 @@ struct KeySource {
   int64_t first_pos;
   int64_t row;  // floats per position: kv_heads * head_dim
 
-  const float* key(int64_t pos) const {
-    return pos >= first_pos ? new_k + (pos - first_pos) * row : cache_k + (pos % capacity) * row;
-  }
-  const float* value(int64_t pos) const {
-    return pos >= first_pos ? new_v + (pos - first_pos) * row : cache_v + (pos % capacity) * row;
+  // Calls fn(position, keys, values, count) for contiguous runs of memory covering positions [a, b):
+  // the cache's ring slots (wrapping at most once), then the keys of this call.
+  template <class Fn>
+  void for_each_run(int64_t a, int64_t b, Fn&& fn) const {
+    int64_t p = a;
+    while (p < b) {
+      if (p >= first_pos) {
+        fn(p, new_k + (p - first_pos) * row, new_v + (p - first_pos) * row, b - p);
+        return;
+      }
+      const int64_t slot = p % capacity;
+      const int64_t count = std::min({b, first_pos, p + (capacity - slot)}) - p;
+      fn(p, cache_k + slot * row, cache_v + slot * row, count);
+      p += count;
+    }
   }
 };
 
@@ -107,26 +117,17 @@ void attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& 
         const int64_t koff = int64_t(h / group) * D;
         float* s = scores.data() + size_t(h) * n;
         float m = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] = dot(qh, src.key(lo + j) + koff, D) * spec.scale;
-          m = std::max(m, s[j]);
-        }
+        src.for_each_run(lo, pos + 1, [&](int64_t p0, const float* k, const float*, int64_t count) {
+          m = scaled_dots(qh, k + koff, row, count, D, spec.scale, s + (p0 - lo), m);
+        });
         // With e_j = exp(s_j - m) and Z = sum e_j: H = -sum p log p = log Z - sum(e_j (s_j - m)) / Z.
         double z = 0, es = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          const float shifted = s[j] - m;
-          s[j] = std::exp(shifted);
-          z += s[j];
-          es += double(s[j]) * shifted;
-        }
+        exp_shifted(s, n, m, &z, &es);
         const float inv = float(1.0 / z);
         HeadStats& st = stats[size_t(h)];
         double mass = 0;
-        int64_t best = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] *= inv;
-          if (s[j] > s[best]) best = j;
-        }
+        const int64_t best = std::max_element(s, s + n) - s;  // the first maximum
+        for (int64_t j = 0; j < n; ++j) s[j] *= inv;
         for (int64_t j = nb; j < ne; ++j) mass += s[j - lo];
         st.entropy = float(std::max(0.0, std::log(z) - es / z));
         st.needle_mass = float(mass);
@@ -159,16 +160,22 @@ void attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& 
         std::fill(acc_in.begin(), acc_in.end(), 0.0f);
         std::fill(acc_out.begin(), acc_out.end(), 0.0f);
         std::fill(acc_sum.begin(), acc_sum.end(), 0.0f);
-        for (int64_t j = 0; j < n; ++j) {
-          const int64_t kp = lo + j;
-          const float* v = src.value(kp) + voff;
-          const bool in_needle = kp >= nb && kp < ne;
-          if (!in_needle) {
-            axpy(s[j], v, acc_out.data(), D);
-          } else {
-            axpy(s[j], v, acc_in.data(), D);
-            axpy(1.0f, v, acc_sum.data(), D);
-          }
+        // Non-needle keys [lo, nb) and [ne, pos]; needle keys [nb, ne) into their own sums.
+        const auto add = [&](int64_t a, int64_t b, float* acc) {
+          src.for_each_run(a, b, [&](int64_t p0, const float*, const float* v, int64_t count) {
+            weighted_rows(s + (p0 - lo), v + voff, row, count, D, acc);
+          });
+        };
+        if (nb < ne) {
+          add(lo, nb, acc_out.data());
+          add(nb, ne, acc_in.data());
+          add(ne, pos + 1, acc_out.data());
+          if (L.manipulation == Manipulation::Binary)
+            src.for_each_run(nb, ne, [&](int64_t, const float*, const float* v, int64_t count) {
+              for (int64_t j = 0; j < count; ++j) axpy(1.0f, v + j * row + voff, acc_sum.data(), D);
+            });
+        } else {
+          add(lo, pos + 1, acc_out.data());
         }
         switch (L.manipulation) {
           case Manipulation::Keep:
