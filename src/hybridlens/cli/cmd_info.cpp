@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,15 @@
 
 namespace hl::cli {
 namespace {
+
+// 2683123456 -> "2.68 B", 189248 -> "189 k"
+std::string human_count(int64_t n) {
+  char buf[32];
+  if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2f B", double(n) / 1e9);
+  else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.2f M", double(n) / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.0f k", double(n) / 1e3);
+  return buf;
+}
 
 struct InfoOptions {
   ModelOptions model;
@@ -58,10 +68,10 @@ void print(const ModelInfo& i, bool has_tokenizer, bool json) {
             << i.head_dim << "\n"
             << "window        " << (i.window > 0 ? std::to_string(i.window) : std::string("global")) << "\n"
             << "vocab         " << i.vocab << "\n"
-            << "parameters    " << i.parameters << " (" << double(i.parameters) / 1e9 << " B)\n";
+            << "parameters    " << i.parameters << " (" << human_count(i.parameters) << ")\n";
   if (i.experts > 0)
     std::cout << "experts       " << i.experts << " per MoE layer, " << i.experts_per_token << " per token; "
-              << i.active_parameters << " (" << double(i.active_parameters) / 1e9 << " B) parameters active\n";
+              << i.active_parameters << " (" << human_count(i.active_parameters) << ") parameters active\n";
   std::cout << "dtype         " << i.weight_dtype << "\n"
             << "tokenizer     " << (has_tokenizer ? "yes" : "none") << "\n";
 }
