@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hybridlens/io/safetensors.hpp"
+#include "hybridlens/model/final_logits.hpp"
 #include "hybridlens/model/mamba_mixer.hpp"
 #include "hybridlens/model/moe_routing.hpp"
 
@@ -211,14 +212,7 @@ class Jamba final : public Model {
   }
 
   void append_logits(const Tensor& x, std::vector<float>& logits) {
-    const int64_t R = x.dim(0);
-    Tensor normed = be_.zeros(DType::F32, {R, c_.hidden});
-    be_.rms_norm(normed, x, w_.get("model.final_layernorm.weight"), c_.eps, false);
-    Tensor out = be_.zeros(DType::F32, {R, c_.vocab});
-    be_.linear(out, normed, *head_, Tensor());
-    const size_t at = logits.size();
-    logits.resize(at + size_t(R) * size_t(c_.vocab));
-    be_.to_host(out, logits.data() + at);
+    append_final_logits(be_, x, w_.get("model.final_layernorm.weight"), c_.eps, false, *head_, 0.0f, logits);
   }
 
   JambaConfig c_;

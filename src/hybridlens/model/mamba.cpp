@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hybridlens/io/safetensors.hpp"
+#include "hybridlens/model/final_logits.hpp"
 #include "hybridlens/model/mamba_mixer.hpp"
 
 namespace hl {
@@ -69,14 +70,7 @@ class Mamba final : public Model {
   }
 
   void append_logits(const Tensor& x, std::vector<float>& logits) {
-    const int64_t R = x.dim(0);
-    Tensor normed = be_.zeros(DType::F32, {R, c_.hidden});
-    be_.rms_norm(normed, x, w_.get("backbone.norm_f.weight"), c_.eps, false);
-    Tensor out = be_.zeros(DType::F32, {R, c_.vocab});
-    be_.linear(out, normed, *head_, Tensor());
-    const size_t at = logits.size();
-    logits.resize(at + size_t(R) * size_t(c_.vocab));
-    be_.to_host(out, logits.data() + at);
+    append_final_logits(be_, x, w_.get("backbone.norm_f.weight"), c_.eps, false, *head_, 0.0f, logits);
   }
 
   MambaConfig c_;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hybridlens/io/safetensors.hpp"
+#include "hybridlens/model/final_logits.hpp"
 
 namespace hl {
 namespace {
@@ -154,15 +155,7 @@ class RecurrentGemma final : public Model {
   }
 
   void append_logits(const Tensor& x, std::vector<float>& logits) {
-    const int64_t R = x.dim(0);
-    Tensor normed = be_.zeros(DType::F32, {R, c_.hidden});
-    be_.rms_norm(normed, x, w_.get("model.final_norm.weight"), c_.eps, true);
-    Tensor out = be_.zeros(DType::F32, {R, c_.vocab});
-    be_.linear(out, normed, *head_, Tensor());
-    be_.soft_cap(out, c_.soft_cap);
-    const size_t at = logits.size();
-    logits.resize(at + size_t(R) * size_t(c_.vocab));
-    be_.to_host(out, logits.data() + at);
+    append_final_logits(be_, x, w_.get("model.final_norm.weight"), c_.eps, true, *head_, c_.soft_cap, logits);
   }
 
   RecurrentGemmaConfig c_;
