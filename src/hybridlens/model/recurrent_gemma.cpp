@@ -9,9 +9,6 @@
 namespace hl {
 namespace {
 
-// Rows per pass through the layers: bounds activation memory for long prompts.
-constexpr int64_t kChunk = 512;
-
 class RecurrentGemma final : public Model {
  public:
   RecurrentGemma(const RecurrentGemmaConfig& c, const TensorStore& store, Backend& be)
@@ -55,21 +52,9 @@ class RecurrentGemma final : public Model {
 
   std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
                              LensHook* lens) override {
-    HL_CHECK(st.layers.size() == size_t(c_.layers), "decode state has ", st.layers.size(),
-             " layers, the model ", c_.layers);
-    check_token_ids(ids, c_.vocab);
-    std::vector<float> logits;
-    const int64_t n = int64_t(ids.size());
-    for (int64_t b = 0; b < n; b += kChunk) {
-      const int64_t e = std::min(n, b + kChunk);
-      const bool last_chunk = e == n;
-      Tensor x = run_layers(st, ids.subspan(size_t(b), size_t(e - b)), phase, lens);
-      if (wanted == LogitsWanted::All || (wanted == LogitsWanted::Last && last_chunk)) {
-        Tensor rows = wanted == LogitsWanted::All ? x : x.rows(x.dim(0) - 1, x.dim(0));
-        append_logits(rows, logits);
-      }
-    }
-    return logits;
+    return chunked_forward(
+        st, c_.layers, c_.vocab, ids, wanted, [&](std::span<const int32_t> chunk) { return run_layers(st, chunk, phase, lens); },
+        [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
   }
 
  private:
