@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "hybridlens/cli/commands.hpp"
+#include "hybridlens/cli/common.hpp"
 #include "hybridlens/core/parallel.hpp"
 #include "hybridlens/eval/command_line.hpp"
 #include "hybridlens/eval/mmlu.hpp"
@@ -14,6 +15,7 @@ namespace {
 struct MmluCliOptions {
   std::vector<std::string> models;
   int threads = 0;
+  std::string device = "cpu";
   std::string data;
   int shots = 5;
   std::string subjects;
@@ -33,6 +35,7 @@ void run(const MmluCliOptions& o) {
   MmluConfig c;
   c.models = o.models;
   c.threads = o.threads;
+  c.device = o.device;
   c.data_dir = o.data;
   c.shots = o.shots;
   if (!o.subjects.empty()) c.subjects = split_list(o.subjects, "--subjects");
@@ -53,6 +56,7 @@ void add_mmlu(CLI::App& app) {
       "mmlu", "MMLU accuracy from the next-token log-probability of \" A\"..\" D\", under interventions");
   cmd->add_option("--model", o->models, "checkpoint directory; repeat for several models")->required();
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  add_device_option(*cmd, o->device);
   cmd->add_option("--data", o->data, "MMLU data directory (holding dev/ and test/, as in the original release)")
       ->required();
   cmd->add_option("--shots", o->shots, "dev examples before each question, 0..5")

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "hybridlens/cli/commands.hpp"
+#include "hybridlens/cli/common.hpp"
 #include "hybridlens/core/error.hpp"
 #include "hybridlens/core/parallel.hpp"
 #include "hybridlens/eval/command_line.hpp"
@@ -15,6 +16,7 @@ namespace {
 struct NiahCliOptions {
   std::vector<std::string> models;
   int threads = 0;
+  std::string device = "cpu";
   std::string haystack_dir;
   bool builtin_haystack = false;
   bool noise_haystack = false;
@@ -42,6 +44,7 @@ void run(const NiahCliOptions& o) {
   NiahSweepConfig c;
   c.models = o.models;
   c.threads = o.threads;
+  c.device = o.device;
   if (!o.haystack_dir.empty())
     c.haystack = load_haystack_dir(o.haystack_dir);
   else if (o.noise_haystack)
@@ -73,6 +76,7 @@ void add_niah(CLI::App& app) {
       "niah", "needle-in-a-haystack sweep: models x needles x lengths x depths x interventions, stored in SQLite");
   cmd->add_option("--model", o->models, "checkpoint directory; repeat for several models")->required();
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  add_device_option(*cmd, o->device);
   auto* h = cmd->add_option("--haystack", o->haystack_dir, "directory of .txt files to hide the needle in");
   auto* b = cmd->add_flag("--builtin-haystack", o->builtin_haystack,
                           "the repository's haystack (data/haystack/*.txt, else generated text; the default)");

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "hybridlens/backend/make_backend.hpp"
 #include "hybridlens/core/parallel.hpp"
 #include "hybridlens/model/registry.hpp"
 
@@ -13,6 +14,11 @@ namespace hl::cli {
 void ModelOptions::add_to(CLI::App& cmd) {
   cmd.add_option("--model", dir, "checkpoint directory (config.json, safetensors, tokenizer.model)")->required();
   cmd.add_option("--threads", threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  add_device_option(cmd, device);
+}
+
+void add_device_option(CLI::App& cmd, std::string& device) {
+  cmd.add_option("--device", device, "where the model runs: cpu (default), cuda or cuda:N")->capture_default_str();
 }
 
 void PromptOptions::add_to(CLI::App& cmd) {
@@ -76,7 +82,7 @@ std::vector<int32_t> PromptOptions::resolve(const std::string& model_dir, const 
 LoadedModel load(const ModelOptions& opt) {
   set_num_threads(opt.threads);
   LoadedModel m;
-  m.backend = make_cpu_backend();
+  m.backend = make_backend(opt.device);
   m.model = load_model(opt.dir, *m.backend);
   const auto dir = std::filesystem::path(opt.dir);
   // A tokenizer.json alone is not readable yet; such checkpoints still run with --ids.

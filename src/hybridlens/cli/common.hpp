@@ -11,12 +11,16 @@
 
 namespace hl::cli {
 
-// --model, --threads.
+// --model, --threads, --device.
 struct ModelOptions {
   std::string dir;
   int threads = 0;
+  std::string device = "cpu";
   void add_to(CLI::App& cmd);
 };
+
+// Adds --device (cpu, cuda or cuda:N; default cpu) to a command, stored in `device`.
+void add_device_option(CLI::App& cmd, std::string& device);
 
 // --ids, --ids-file or --prompt, exactly one.
 struct PromptOptions {

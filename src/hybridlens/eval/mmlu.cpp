@@ -1,5 +1,7 @@
 #include "hybridlens/eval/mmlu.hpp"
 
+#include "hybridlens/backend/make_backend.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -287,7 +289,7 @@ MmluStats run_mmlu(const MmluConfig& cfg, ResultsDb& db, std::ostream& out, std:
             tally(label_of(m, m.interventions[i].record), subjects[it.subject].name, stored.int64(0) != 0);
         }
       if (!any) continue;
-      std::unique_ptr<Backend> backend = make_cpu_backend();
+      std::unique_ptr<Backend> backend = make_backend(cfg.device);
       std::unique_ptr<Model> model = load_model(m.dir, *backend);
       const ModelInfo& info = model->info();
       HL_CHECK(info.heads == m.heads, m.dir, ": the model reports ", info.heads, " heads per layer, config.json ",

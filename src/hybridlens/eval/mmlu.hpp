@@ -57,6 +57,7 @@ struct MmluConfig {
   InterventionAxes axes;
   std::string command_line;
   int threads = 0;
+  std::string device = "cpu";  // cpu, cuda, cuda:N
 };
 
 struct MmluStats {

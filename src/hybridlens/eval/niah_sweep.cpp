@@ -1,5 +1,7 @@
 #include "hybridlens/eval/niah_sweep.hpp"
 
+#include "hybridlens/backend/make_backend.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -298,7 +300,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
         }
       if (!any) continue;
 
-      std::unique_ptr<Backend> backend = make_cpu_backend();
+      std::unique_ptr<Backend> backend = make_backend(cfg.device);
       std::unique_ptr<Model> model = load_model(m.dir, *backend);
       const ModelInfo& info = model->info();
       HL_CHECK(info.heads == m.heads, m.dir, ": the model reports ", info.heads, " heads per layer, config.json ",

@@ -28,6 +28,7 @@ struct NiahSweepConfig {
   bool share = true;  // false: every cell runs its own prefill and decode (for measuring the planner)
   std::string command_line;
   int threads = 0;
+  std::string device = "cpu";  // cpu, cuda, cuda:N
 };
 
 struct NiahSweepStats {

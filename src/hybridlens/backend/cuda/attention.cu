@@ -1,0 +1,298 @@
+// Attention with the lens, in three passes that never store a T x T matrix:
+//   1. stats: per (query, head) block, the warps walk the visible keys computing scores and keep online
+//      softmax statistics: max m, Z = sum e^(s-m), E = sum e^(s-m)(s-m), the needle's share of Z and the first
+//      maximum. Entropy = log Z - E / Z (nats), needle mass = Z_needle / Z.
+//   2. select: per (query, head) thread, the head's rank among the layer's heads (ties: lower head index).
+//   3. out: per kept (query, head) block, the scores again and sum_j w_j v_j with w_j the manipulated
+//      probability (keep: p; omit: p off the needle; only: p on it; binary: 1 on the needle, then times the
+//      needle mass / visible needle length); disabled heads and null give zeros.
+// Keys come from the ring-buffer cache for positions before first_pos and from k_new/v_new after.
+// Statistics arrays are [H, T] (head-major) so that the host copies them to the lens with one 2-D copy.
+#include <math_constants.h>
+
+#include "hybridlens/backend/cuda/device_math.cuh"
+
+namespace hl::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kPerLane = kMaxHeadDim / 32;
+
+__device__ __forceinline__ const float* key_row(const AttnArgs& a, const float* cache, const float* fresh, int64_t p) {
+  const int64_t row = int64_t(a.KVH) * a.D;
+  return p >= a.first_pos ? fresh + (p - a.first_pos) * row : cache + (p % a.capacity) * row;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Scores of the keys p + j * kWarps (j < kBatch, those <= last), computed together so that their loads and
+// reductions overlap (a decode step has few blocks and is bound by latency, not bandwidth).
+constexpr int kBatch = 4;
+
+__device__ __forceinline__ void scores(const AttnArgs& a, const float* qr, int64_t p, int64_t last, int64_t koff,
+                                       int lane, float* s) {
+  float acc[kBatch];
+  const float* k[kBatch];
+#pragma unroll
+  for (int j = 0; j < kBatch; ++j) {
+    const int64_t pj = min(p + int64_t(j) * kWarps, last);  // past the end: a valid key, result unused
+    k[j] = key_row(a, a.cache_k, a.k_new, pj) + koff;
+    acc[j] = 0.0f;
+  }
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int d = lane + 32 * i;
+    if (d < a.D) {
+#pragma unroll
+      for (int j = 0; j < kBatch; ++j) acc[j] += qr[i] * k[j][d];
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kBatch; ++j) s[j] = warp_sum(acc[j]) * a.scale;
+}
+
+struct Online {
+  float m, z, es, needle, best;
+  int64_t best_p;
+
+  __device__ void init() {
+    m = best = -CUDART_INF_F;
+    z = es = needle = 0.0f;
+    best_p = -1;
+  }
+
+  __device__ void add(float s, bool in_needle, int64_t p) {
+    if (s > best) {  // keys arrive in increasing position, so the first maximum stays
+      best = s;
+      best_p = p;
+    }
+    if (z == 0.0f) {
+      m = s;
+      z = 1.0f;
+      es = 0.0f;
+      needle = in_needle ? 1.0f : 0.0f;
+    } else if (s > m) {
+      const float r = expf(m - s);
+      es = r * (es + z * (m - s));
+      z = z * r + 1.0f;
+      needle = needle * r + (in_needle ? 1.0f : 0.0f);
+      m = s;
+    } else {
+      const float e = expf(s - m);
+      z += e;
+      es += e * (s - m);
+      if (in_needle) needle += e;
+    }
+  }
+
+  __device__ void merge(const Online& o) {
+    if (o.best > best || (o.best == best && o.best_p >= 0 && (best_p < 0 || o.best_p < best_p))) {
+      best = o.best;
+      best_p = o.best_p;
+    }
+    if (o.z == 0.0f) return;
+    if (z == 0.0f) {
+      m = o.m; z = o.z; es = o.es; needle = o.needle;
+      return;
+    }
+    const float M = fmaxf(m, o.m);
+    const float r1 = expf(m - M), r2 = expf(o.m - M);
+    es = r1 * (es + z * (m - M)) + r2 * (o.es + o.z * (o.m - M));
+    z = r1 * z + r2 * o.z;
+    needle = r1 * needle + r2 * o.needle;
+    m = M;
+  }
+};
+
+__device__ __forceinline__ void visible_range(const AttnArgs& a, int64_t pos, int64_t* lo, int64_t* nb, int64_t* ne) {
+  *lo = a.window > 0 ? max(int64_t(0), pos - a.window + 1) : int64_t(0);
+  *nb = max(*lo, a.span_begin);
+  *ne = min(pos + 1, a.span_end);
+}
+
+__global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
+  const int64_t t = blockIdx.x / a.H;
+  const int h = int(blockIdx.x % a.H);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t pos = a.first_pos + t;
+  int64_t lo, nb, ne;
+  visible_range(a, pos, &lo, &nb, &ne);
+  const float* q = a.q + (t * a.H + h) * a.D;
+  float qr[kPerLane];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) qr[i] = lane + 32 * i < a.D ? q[lane + 32 * i] : 0.0f;
+  const int64_t koff = int64_t(h / (a.H / a.KVH)) * a.D;
+  Online on;
+  on.init();
+  for (int64_t p = lo + warp; p <= pos; p += kBatch * kWarps) {
+    float s[kBatch];
+    scores(a, qr, p, pos, koff, lane, s);
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int64_t pj = p + int64_t(j) * kWarps;
+      if (pj <= pos) on.add(s[j], pj >= nb && pj < ne, pj);
+    }
+  }
+  __shared__ Online parts[kWarps];
+  if (lane == 0) parts[warp] = on;
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  Online all = parts[0];
+  for (int w = 1; w < kWarps; ++w) all.merge(parts[w]);
+  const int64_t at = int64_t(h) * a.T + t;
+  st.m[at] = all.m;
+  st.z[at] = all.z;
+  st.entropy[at] = fmaxf(0.0f, logf(all.z) - all.es / all.z);
+  st.mass[at] = all.needle / all.z;
+  st.top1[at] = int32_t(all.best_p);
+  st.visible[at] = int32_t(max(int64_t(0), ne - nb));
+}
+
+__device__ uint64_t rank_hash(uint64_t seed, int layer, int64_t position, int head) {
+  uint64_t x = seed ^ (uint64_t(uint32_t(layer)) << 40) ^ (uint64_t(position) << 8) ^ uint64_t(uint32_t(head));
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// rank: 0 EntropyLow, 1 EntropyHigh, 2 Random, 3 Fixed (HeadRank's order).
+__device__ double rank_key(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t, int h) {
+  if (sel.rank == 0) return double(st.entropy[int64_t(h) * a.T + t]);
+  if (sel.rank == 1) return -double(st.entropy[int64_t(h) * a.T + t]);
+  return double(rank_hash(sel.seed, sel.layer, a.first_pos + t, h) >> 11);
+}
+
+__global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= a.T * a.H) return;
+  const int64_t t = i / a.H;
+  const int h = int(i % a.H);
+  uint8_t keep = 1;
+  if (sel.keep_k >= 0 && sel.keep_k < a.H) {
+    if (sel.rank == 3) {
+      keep = sel.fixed_mask && sel.fixed_mask[h] ? 1 : 0;
+    } else if (sel.keep_k == 0) {
+      keep = 0;
+    } else {
+      const double kh = rank_key(a, st, sel, t, h);
+      int rank = 0;
+      for (int g = 0; g < a.H; ++g) {
+        const double kg = rank_key(a, st, sel, t, g);
+        rank += (kg < kh || (kg == kh && g < h)) ? 1 : 0;
+      }
+      keep = rank < sel.keep_k ? 1 : 0;
+    }
+  }
+  sel.keep[int64_t(h) * a.T + t] = keep;
+}
+
+// manipulation: 0 Keep, 1 Omit, 2 Only, 3 Binary, 4 Null.
+__global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, const uint8_t* keep, int manip,
+                                                  bool layer_mean) {
+  const int64_t t = blockIdx.x / a.H;
+  const int h = int(blockIdx.x % a.H);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float* o = a.out + (t * a.H + h) * a.D;
+  const int64_t at = int64_t(h) * a.T + t;
+  if (manip == 4 || !keep[at]) {
+    for (int d = threadIdx.x; d < a.D; d += kThreads) o[d] = 0.0f;
+    return;
+  }
+  const int64_t pos = a.first_pos + t;
+  int64_t lo, nb, ne;
+  visible_range(a, pos, &lo, &nb, &ne);
+  const int64_t koff = int64_t(h / (a.H / a.KVH)) * a.D;
+  const float m = st.m[at], inv = 1.0f / st.z[at];
+  float qr[kPerLane], acc[kPerLane];
+  const float* q = a.q + (t * a.H + h) * a.D;
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    qr[i] = lane + 32 * i < a.D ? q[lane + 32 * i] : 0.0f;
+    acc[i] = 0.0f;
+  }
+  // Binary needs only the needle's values; the other manipulations walk every visible key.
+  const int64_t from = manip == 3 ? nb : lo, to = manip == 3 ? ne : pos + 1;
+  for (int64_t p = from + warp; p < to; p += kBatch * kWarps) {
+    float s[kBatch];
+    if (manip != 3) scores(a, qr, p, to - 1, koff, lane, s);
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int64_t pj = p + int64_t(j) * kWarps;
+      const bool in_needle = pj >= nb && pj < ne;
+      // skipped keys: past the end, or off the part a manipulation keeps (uniform across the warp)
+      if (pj >= to || (manip == 1 && in_needle) || (manip == 2 && !in_needle)) continue;
+      const float w = manip == 3 ? 1.0f : expf(s[j] - m) * inv;
+      const float* v = key_row(a, a.cache_v, a.v_new, pj) + koff;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
+        const int d = lane + 32 * i;
+        if (d < a.D) acc[i] += w * v[d];
+      }
+    }
+  }
+  __shared__ float red[kWarps][kMaxHeadDim];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int d = lane + 32 * i;
+    if (d < a.D) red[warp][d] = acc[i];
+  }
+  __syncthreads();
+  float c = 1.0f;
+  if (manip == 3) {
+    float mass = st.mass[at];
+    if (layer_mean) {
+      mass = 0.0f;
+      for (int g = 0; g < a.H; ++g) mass += st.mass[int64_t(g) * a.T + t];
+      mass /= float(a.H);
+    }
+    const int32_t vis = st.visible[at];
+    c = vis > 0 ? mass / float(vis) : 0.0f;
+  }
+  for (int d = threadIdx.x; d < a.D; d += kThreads) {
+    float sum = 0.0f;
+    for (int w = 0; w < kWarps; ++w) sum += red[w][d];
+    o[d] = manip == 3 ? c * sum : sum;
+  }
+}
+
+__global__ void store_kv_k(float* ck, float* cv, const float* kn, const float* vn, int64_t from, int64_t T,
+                           int64_t first_pos, int64_t capacity, int64_t row) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t n = (T - from) * row;
+  if (i >= n) return;
+  const int64_t t = from + i / row, e = i % row;
+  const int64_t slot = (first_pos + t) % capacity;
+  ck[slot * row + e] = kn[t * row + e];
+  cv[slot * row + e] = vn[t * row + e];
+}
+
+}  // namespace
+
+void launch_attention_stats(const AttnArgs& a, const AttnStats& st, cudaStream_t s) {
+  if (a.T > 0) stats_k<<<unsigned(a.T * a.H), kThreads, 0, s>>>(a, st);
+}
+
+void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s) {
+  const int64_t n = a.T * a.H;
+  if (n > 0) select_k<<<blocks_for(n, 128), 128, 0, s>>>(a, st, sel);
+}
+
+void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,
+                          bool binary_layer_mean, cudaStream_t s) {
+  if (a.T > 0) out_k<<<unsigned(a.T * a.H), kThreads, 0, s>>>(a, st, keep, manipulation, binary_layer_mean);
+}
+
+void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const float* v_new, int64_t T,
+                     int64_t first_pos, int64_t capacity, int64_t row, cudaStream_t s) {
+  const int64_t from = T > capacity ? T - capacity : 0;
+  const int64_t n = (T - from) * row;
+  if (n > 0)
+    store_kv_k<<<blocks_for(n, 256), 256, 0, s>>>(cache_k, cache_v, k_new, v_new, from, T, first_pos, capacity, row);
+}
+
+}  // namespace hl::cuda

@@ -1,0 +1,128 @@
+// CudaBackend::attention: argument checks as the CPU's, then the three passes of attention.cu (statistics,
+// head selection, outputs), the KV ring update, and the lens's recordings copied to the host buffers.
+#include <algorithm>
+#include <vector>
+
+#include "hybridlens/backend/cuda/checks.hpp"
+#include "hybridlens/backend/cuda/cuda_backend.hpp"
+#include "hybridlens/backend/cuda/cuda_check.hpp"
+#include "hybridlens/backend/cuda/kernels.hpp"
+
+namespace hl::cuda {
+namespace {
+
+void check_inputs(const Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new, const KVCache& cache,
+                  const AttentionSpec& s, int64_t first_pos) {
+  const char* op = "attention";
+  check_defined(op, "q", q);
+  check_defined(op, "out", out);
+  check_defined(op, "k_new", k_new);
+  check_defined(op, "v_new", v_new);
+  check_defined(op, "cache.k", cache.k);
+  check_defined(op, "cache.v", cache.v);
+  HL_CHECK(s.heads > 0 && s.kv_heads > 0 && s.head_dim > 0 && s.heads % s.kv_heads == 0, "attention: heads ", s.heads,
+           " must be a positive multiple of kv_heads ", s.kv_heads);
+  HL_CHECK(s.head_dim <= kMaxHeadDim, "attention: head_dim ", s.head_dim, " is larger than the CUDA kernel supports (",
+           kMaxHeadDim, ")");
+  const int64_t T = q.dim(0);
+  const int64_t qw = int64_t(s.heads) * s.head_dim, kw = int64_t(s.kv_heads) * s.head_dim;
+  HL_CHECK(q.dtype() == DType::F32 && q.ndim() == 2 && q.dim(1) == qw, "attention: q is ", q.describe(),
+           ", expected F32[T, ", qw, "]");
+  HL_CHECK(out.dtype() == DType::F32 && out.shape() == q.shape(), "attention: out is ", out.describe(), ", expected ",
+           q.describe());
+  for (const Tensor* t : {&k_new, &v_new})
+    HL_CHECK(t->dtype() == DType::F32 && t->ndim() == 2 && t->dim(0) == T && t->dim(1) == kw,
+             "attention: new keys/values are ", t->describe(), ", expected F32[", T, ", ", kw, "]");
+  HL_CHECK(cache.k.dtype() == DType::F32 && cache.v.dtype() == DType::F32 && cache.capacity > 0 &&
+               cache.k.numel() == cache.capacity * kw && cache.v.numel() == cache.capacity * kw,
+           "attention: cache tensors do not match capacity ", cache.capacity);
+  HL_CHECK(cache.length == first_pos, "attention: cache holds ", cache.length, " positions but the call starts at position ",
+           first_pos);
+  const int64_t oldest_needed = s.window > 0 ? std::max<int64_t>(0, first_pos - s.window + 1) : 0;
+  HL_CHECK(first_pos - oldest_needed <= cache.capacity, "attention: cache capacity ", cache.capacity,
+           " cannot hold the ", first_pos - oldest_needed, " earlier positions the queries need");
+  HL_CHECK(T * s.heads < (int64_t(1) << 31), "attention: ", T, " queries x ", s.heads, " heads is too many for one call");
+}
+
+template <class T>
+void copy_record(T* host, int64_t stride, const T* dev, int64_t H, int64_t Tq) {
+  check_cuda(cudaMemcpy2D(host, size_t(stride) * sizeof(T), dev, size_t(Tq) * sizeof(T), size_t(Tq) * sizeof(T),
+                          size_t(H), cudaMemcpyDeviceToHost),
+             "attention: copying the lens's recordings");
+}
+
+}  // namespace
+
+void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new, KVCache& cache,
+                            const AttentionSpec& spec, int64_t first_pos, const AttentionLens* lens) {
+  const char* op = "attention";
+  check_inputs(out, q, k_new, v_new, cache, spec, first_pos);
+  const int64_t T = q.dim(0), H = spec.heads;
+  const int64_t row = int64_t(spec.kv_heads) * spec.head_dim;
+  const AttentionLens plain;
+  const AttentionLens& L = lens ? *lens : plain;
+  const bool needs_span =
+      L.span_mass || (L.manipulation != Manipulation::Keep && L.manipulation != Manipulation::Null);
+
+  AttnArgs a{};
+  a.q = q.data<float>();
+  a.k_new = k_new.data<float>();
+  a.v_new = v_new.data<float>();
+  a.cache_k = cache.k.data<float>();
+  a.cache_v = cache.v.data<float>();
+  a.out = out.data<float>();
+  a.T = T;
+  a.first_pos = first_pos;
+  a.capacity = cache.capacity;
+  a.window = spec.window;
+  a.H = spec.heads;
+  a.KVH = spec.kv_heads;
+  a.D = spec.head_dim;
+  a.scale = spec.scale;
+  a.span_begin = needs_span ? L.span_begin : 0;
+  a.span_end = needs_span ? L.span_end : 0;
+
+  if (T > 0) {
+    // Statistics: m, z, entropy, mass (F32) then top1, visible (I32), then keep (U8), each [H, T].
+    const int64_t n = H * T;
+    Tensor buf = scratch(DType::U8, {n * (4 * 4 + 2 * 4 + 1)});
+    char* base = static_cast<char*>(buf.raw());
+    AttnStats st{};
+    st.m = reinterpret_cast<float*>(base);
+    st.z = st.m + n;
+    st.entropy = st.z + n;
+    st.mass = st.entropy + n;
+    st.top1 = reinterpret_cast<int32_t*>(st.mass + n);
+    st.visible = st.top1 + n;
+    uint8_t* keep = reinterpret_cast<uint8_t*>(st.visible + n);
+    launch_attention_stats(a, st, nullptr);
+    check_launch(op);
+
+    SelectArgs sel{};
+    sel.keep_k = L.selects_heads() ? L.keep_k : -1;
+    sel.rank = int(L.rank);
+    sel.seed = L.seed;
+    sel.layer = L.layer;
+    sel.keep = keep;
+    Tensor mask;
+    if (L.selects_heads() && L.rank == HeadRank::Fixed && L.keep_k < H && L.fixed_mask) {
+      mask = to_device(std::vector<uint8_t>(L.fixed_mask, L.fixed_mask + H), DType::U8);
+      sel.fixed_mask = static_cast<const uint8_t*>(mask.raw());
+    }
+    launch_head_select(a, st, sel, nullptr);
+    check_launch(op);
+    launch_attention_out(a, st, keep, int(L.manipulation), L.binary_layer_mean, nullptr);
+    check_launch(op);
+
+    if (L.entropy) copy_record(L.entropy, L.stride, st.entropy, H, T);
+    if (L.span_mass) copy_record(L.span_mass, L.stride, st.mass, H, T);
+    if (L.top1) copy_record(L.top1, L.stride, st.top1, H, T);
+    if (L.kept) copy_record(L.kept, L.stride, keep, H, T);
+  }
+  launch_store_kv(cache.k.data<float>(), cache.v.data<float>(), k_new.data<float>(), v_new.data<float>(), T, first_pos,
+                  cache.capacity, row, nullptr);
+  check_launch(op);
+  cache.length = first_pos + T;
+}
+
+}  // namespace hl::cuda

@@ -1,0 +1,74 @@
+#pragma once
+// The CUDA backend: weights resident on one GPU as stored (F32, BF16, F16), fp32 activations, decode
+// states and KV caches on the device. Everything runs on the legacy default stream of the device, in call
+// order; to_host synchronises. Memory comes from the device's stream-ordered pool, so the many small
+// tensors a forward pass allocates cost no cudaMalloc each.
+//
+// Matrix products: up to kGemvMaxRows rows (decode) a custom kernel reads the weights as stored with fp32
+// activations and accumulation (as exact as the CPU). More rows (prefill): cuBLAS; with BF16 weights the
+// activations are rounded to bf16 and multiplied on the tensor cores with fp32 accumulation (relative error
+// about 2^-9 per product), unless `precise` is set (HL_CUDA_PRECISE=1), which widens the weights to fp32
+// in chunks and uses fp32 SGEMM. F32 weights always use fp32 SGEMM; F16 weights are widened in chunks.
+#include <cublas_v2.h>
+#include <map>
+#include <utility>
+#include <cuda_runtime.h>
+
+#include "hybridlens/backend/backend.hpp"
+
+namespace hl::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int index, bool precise);
+  ~CudaBackend() override;
+
+  Device device() const override { return Device{DeviceKind::CUDA, index_}; }
+  const char* name() const override { return "cuda"; }
+
+  Tensor zeros(DType dtype, Shape shape) override;
+  Tensor upload(const Tensor& host) override;
+  void to_host(const Tensor& src, float* dst) override;
+  void copy(Tensor& dst, const Tensor& src) override;
+
+  void embed(Tensor& out, const Tensor& table, const std::vector<int32_t>& ids, float scale) override;
+  void rms_norm(Tensor& out, const Tensor& x, const Tensor& w, float eps, bool one_plus_weight) override;
+  void linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) override;
+  void block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) override;
+  void add_inplace(Tensor& x, const Tensor& y) override;
+  void activation(Tensor& out, const Tensor& x, Activation act) override;
+  void activation_mul(Tensor& out, const Tensor& a, const Tensor& b, Activation act) override;
+  void soft_cap(Tensor& x, float cap) override;
+
+  void conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& state) override;
+  void rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
+                  const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) override;
+  void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) override;
+
+  void selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log, const Tensor& B,
+                      const Tensor& C, const Tensor& D, Tensor& state) override;
+  void gather_rows(Tensor& out, const Tensor& x, const std::vector<int32_t>& rows) override;
+  void scatter_add_rows(Tensor& y, const Tensor& src, const std::vector<int32_t>& rows,
+                        const std::vector<float>& weights) override;
+
+  void attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new, KVCache& cache,
+                 const AttentionSpec& spec, int64_t first_pos, const AttentionLens* lens) override;
+
+  // A device buffer of `bytes` from the pool, freed (stream-ordered) when the last copy of the Tensor goes.
+  Tensor scratch(DType dtype, Shape shape);
+  // A device copy of host data.
+  template <class T>
+  Tensor to_device(const std::vector<T>& v, DType dtype);
+
+ private:
+  // out[T, N] (row stride ldo) = x[T, K] (row stride ldx) @ w[N, K]^T, bias added; T > kGemvMaxRows.
+  void gemm(float* out, int64_t ldo, const float* x, int64_t ldx, const Tensor& w, const Tensor& bias, int64_t T,
+            int64_t K, int64_t N);
+
+  int index_;
+  bool precise_;
+  std::map<std::pair<float, int>, Tensor> inv_freq_;  // rotary frequencies per (theta, rot_dims)
+  cublasHandle_t blas_ = nullptr;
+};
+
+}  // namespace hl::cuda

@@ -1,0 +1,150 @@
+// Linear and block-diagonal linear on the GPU: the few-row kernels of gemv.cu for decode, cuBLAS for
+// prefill (see cuda_backend.hpp for the precision of each path).
+#include <algorithm>
+
+#include "hybridlens/backend/cuda/checks.hpp"
+#include "hybridlens/backend/cuda/cuda_backend.hpp"
+#include "hybridlens/backend/cuda/cuda_check.hpp"
+#include "hybridlens/backend/cuda/kernels.hpp"
+#include "hybridlens/backend/cuda/wdt.hpp"
+
+namespace hl::cuda {
+namespace {
+
+constexpr size_t kWidenBytes = size_t(256) << 20;  // fp32 copy of a weight slice for the widening path
+
+}  // namespace
+
+void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, const Tensor& w, const Tensor& bias,
+                       int64_t T, int64_t K, int64_t N) {
+  const char* op = "linear";
+  launch_fill_bias(out, bias.defined() ? bias.raw() : nullptr, bias.defined() ? wdt(bias) : WDt::F32, T, N, ldo,
+                   nullptr);
+  check_launch(op);
+  const float one = 1.0f;
+  // Column-major view: out^T [N, T] = W [N, K] (stored as col-major K x N, transposed) * x^T [K, T].
+  if (w.dtype() == DType::F32) {
+    check_cublas(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(T), int(K), &one, w.data<float>(), int(K), x,
+                             int(ldx), &one, out, int(ldo)),
+                 op);
+    return;
+  }
+  if (w.dtype() == DType::BF16 && !precise_) {
+    Tensor xb = scratch(DType::BF16, {T, K});
+    if (ldx == K) {
+      launch_to_bf16(static_cast<uint16_t*>(xb.raw()), x, T * K, nullptr);
+    } else {
+      for (int64_t t = 0; t < T; ++t)
+        launch_to_bf16(static_cast<uint16_t*>(xb.raw()) + t * K, x + t * ldx, K, nullptr);
+    }
+    check_launch(op);
+    check_cublas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(T), int(K), &one, w.raw(), CUDA_R_16BF,
+                              int(K), xb.raw(), CUDA_R_16BF, int(K), &one, out, CUDA_R_32F, int(ldo),
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 op);
+    return;
+  }
+  // F16 weights, or BF16 in precise mode: widen slices of rows to fp32 and use SGEMM.
+  const int64_t rows = std::max<int64_t>(1, int64_t(kWidenBytes / (size_t(std::max<int64_t>(K, 1)) * 4)));
+  const int64_t chunk = std::min(N, rows);
+  Tensor wf = scratch(DType::F32, {chunk, K});
+  const size_t esize = dtype_size(w.dtype());
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+    const int64_t n = std::min(chunk, N - n0);
+    launch_to_f32(wf.data<float>(), static_cast<const char*>(w.raw()) + size_t(n0 * K) * esize, wdt(w), n * K, nullptr);
+    check_launch(op);
+    check_cublas(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(T), int(K), &one, wf.data<float>(), int(K),
+                             x, int(ldx), &one, out + n0, int(ldo)),
+                 op);
+  }
+}
+
+void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  constexpr const char* op = "linear";
+  check_f32(op, "x", x, 2);
+  check_weight(op, "w", w, 2);
+  check_f32(op, "out", out, 2);
+  const int64_t T = x.dim(0), K = x.dim(1), N = w.dim(0);
+  HL_CHECK(w.dim(1) == K, op, ": x ", x.describe(), " and w ", w.describe(), " disagree on K (w is [N, K])");
+  HL_CHECK(out.dim(0) == T && out.dim(1) == N, op, ": out ", out.describe(), " must be F32[", T, ", ", N, "] for x ",
+           x.describe(), " and w ", w.describe());
+  if (bias.defined()) {
+    check_weight(op, "bias", bias, 1);
+    HL_CHECK(bias.dim(0) == N, op, ": bias ", bias.describe(), " must have ", N, " elements for w ", w.describe());
+    check_no_alias(op, "out", out, "bias", bias);
+  }
+  check_no_alias(op, "out", out, "x", x);
+  check_no_alias(op, "out", out, "w", w);
+  if (T == 0 || N == 0) return;
+  const void* b = bias.defined() ? bias.raw() : nullptr;
+  const WDt bdt = bias.defined() ? wdt(bias) : WDt::F32;
+  if (K == 0) {
+    launch_fill_bias(out.data<float>(), b, bdt, T, N, N, nullptr);
+    check_launch(op);
+    return;
+  }
+  if (T <= kGemvMaxRows) {
+    launch_gemv(out.data<float>(), x.data<float>(), w.raw(), wdt(w), b, bdt, T, K, N, nullptr);
+    check_launch(op);
+    return;
+  }
+  gemm(out.data<float>(), N, x.data<float>(), K, w, bias, T, K, N);
+}
+
+void CudaBackend::block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) {
+  constexpr const char* op = "block_diag_linear";
+  check_f32(op, "x", x, 2);
+  check_f32(op, "out", out, 2);
+  check_weight(op, "w", w, 3);
+  check_same_shape(op, "out", out, "x", x);
+  const int64_t T = x.dim(0), C = x.dim(1), blocks = w.dim(0), bw = w.dim(1);
+  HL_CHECK(w.dim(2) == bw && blocks * bw == C, op, ": w ", w.describe(), " must be [blocks, bw, bw] with blocks * bw = ",
+           C, " for x ", x.describe());
+  if (b.defined()) {
+    check_weight(op, "b", b, 2);
+    HL_CHECK(b.dim(0) == blocks && b.dim(1) == bw, op, ": b ", b.describe(), " must be [", blocks, ", ", bw,
+             "] for w ", w.describe());
+    check_no_alias(op, "out", out, "b", b);
+  }
+  check_no_alias(op, "out", out, "x", x);
+  check_no_alias(op, "out", out, "w", w);
+  if (T == 0 || C == 0) return;
+  const void* bp = b.defined() ? b.raw() : nullptr;
+  const WDt bdt = b.defined() ? wdt(b) : WDt::F32;
+  if (T <= kGemvMaxRows) {
+    launch_block_diag(out.data<float>(), x.data<float>(), w.raw(), wdt(w), bp, bdt, T, blocks, bw, nullptr);
+    check_launch(op);
+    return;
+  }
+  // Batched over blocks; column-major view of block h: out_h^T [bw, T] = W_h^T ... W_h stored (in, out)
+  // row-major is the col-major [out, in] matrix, so no transpose: out_h^T = W_h(col-major) * x_h^T.
+  launch_fill_bias(out.data<float>(), bp, bdt, T, C, C, nullptr);
+  check_launch(op);
+  const float one = 1.0f;
+  const long long sA = bw * bw, sB = bw, sC = bw;
+  if (w.dtype() == DType::BF16 && !precise_) {
+    Tensor xb = scratch(DType::BF16, {T, C});
+    launch_to_bf16(static_cast<uint16_t*>(xb.raw()), x.data<float>(), T * C, nullptr);
+    check_launch(op);
+    check_cublas(cublasGemmStridedBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(bw), int(T), int(bw), &one, w.raw(),
+                                            CUDA_R_16BF, int(bw), sA, xb.raw(), CUDA_R_16BF, int(C), sB, &one,
+                                            out.raw(), CUDA_R_32F, int(C), sC, int(blocks), CUBLAS_COMPUTE_32F,
+                                            CUBLAS_GEMM_DEFAULT),
+                 op);
+    return;
+  }
+  Tensor wf;
+  if (w.dtype() == DType::F32) {
+    wf = w;
+  } else {
+    wf = scratch(DType::F32, w.shape());
+    launch_to_f32(wf.data<float>(), w.raw(), wdt(w), w.numel(), nullptr);
+    check_launch(op);
+  }
+  check_cublas(cublasSgemmStridedBatched(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(bw), int(T), int(bw), &one,
+                                         wf.data<float>(), int(bw), sA, x.data<float>(), int(C), sB, &one,
+                                         out.data<float>(), int(C), sC, int(blocks)),
+               op);
+}
+
+}  // namespace hl::cuda

@@ -1,0 +1,155 @@
+// Elementwise and row kernels: embed, rms_norm, activations, soft cap, add, rotary, row gather/scatter,
+// dtype conversions. One thread per element unless said otherwise; all arithmetic in fp32 as on the CPU.
+#include "hybridlens/backend/cuda/device_math.cuh"
+
+namespace hl::cuda {
+namespace {
+
+__global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= T * D) return;
+  const int64_t t = i / D, d = i % D;
+  const float v = ldw(table, dt, int64_t(ids[t]) * D + d);
+  out[i] = scale != 1.0f ? v * scale : v;
+}
+
+// One block per row; the mean of squares in double as the CPU does, rounded to fp32 before the rsqrt.
+__global__ void rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
+  const float* row = x + int64_t(blockIdx.x) * C;
+  double ss = 0;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) ss += double(row[c]) * double(row[c]);
+  __shared__ double part[32];
+  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    double v = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x == 0) part[0] = v;
+  }
+  __syncthreads();
+  const float mean = float(part[0] / double(C));
+  const float inv = 1.0f / sqrtf(mean + eps);
+  float* dst = out + int64_t(blockIdx.x) * C;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    const float wv = ldw(w, dt, c);
+    const float scale = one_plus ? 1.0f + wv : wv;
+    dst[c] = (row[c] * inv) * scale;
+  }
+}
+
+__global__ void activation_k(float* out, const float* a, const float* b, int64_t n, Act act) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float v = act_f(a[i], act);
+  out[i] = b ? v * b[i] : v;
+}
+
+__global__ void soft_cap_k(float* x, int64_t n, float cap) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = tanhf(x[i] / cap) * cap;
+}
+
+__global__ void add_k(float* x, const float* y, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += y[i];
+}
+
+// One thread per (token, head, pair i < rot/2). cos/sin in double of the fp32 angle, as the CPU.
+__global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half, const float* inv_freqs,
+                         int64_t first_pos) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= T * heads * half) return;
+  const int p = int(i % half);
+  const int64_t th = i / half;
+  const int64_t t = th / heads;
+  const int hd = int(th % heads);
+  const float angle = float(first_pos + t) * inv_freqs[p];
+  double sd, cd;
+  sincos(double(angle), &sd, &cd);
+  const float c = float(cd), s = float(sd);
+  float* v = x + (t * heads + hd) * head_dim;
+  const float a = v[p], b = v[p + half];
+  v[p] = a * c - b * s;
+  v[p + half] = b * c + a * s;
+}
+
+__global__ void gather_k(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= R * W) return;
+  out[i] = x[int64_t(rows[i / W]) * W + i % W];
+}
+
+// One thread per column walks the rows in order, so repeated rows add up in the CPU's order without atomics.
+__global__ void scatter_add_k(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
+                              int64_t W) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= W) return;
+  for (int64_t i = 0; i < R; ++i) y[int64_t(rows[i]) * W + c] += weights[i] * src[i * W + c];
+}
+
+__global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    const __nv_bfloat16 b = __float2bfloat16_rn(src[i]);
+    dst[i] = *reinterpret_cast<const uint16_t*>(&b);
+  }
+}
+
+__global__ void to_f32_k(float* dst, const void* src, WDt dt, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) dst[i] = ldw(src, dt, i);
+}
+
+__global__ void fill_bias_k(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= T * N) return;
+  const int64_t t = i / N, n = i % N;
+  out[t * ldo + n] = bias ? ldw(bias, dt, n) : 0.0f;
+}
+
+constexpr int kThreads = 256;
+
+}  // namespace
+
+void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale,
+                  cudaStream_t s) {
+  if (T * D > 0) embed_k<<<blocks_for(T * D, kThreads), kThreads, 0, s>>>(out, table, dt, ids, T, D, scale);
+}
+void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
+                     bool one_plus, cudaStream_t s) {
+  if (T > 0 && C > 0) rms_norm_k<<<unsigned(T), 256, 0, s>>>(out, x, w, dt, C, eps, one_plus);
+}
+void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
+  if (n > 0) activation_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(out, a, b, n, act);
+}
+void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s) {
+  if (n > 0) soft_cap_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(x, n, cap);
+}
+void launch_add(float* x, const float* y, int64_t n, cudaStream_t s) {
+  if (n > 0) add_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(x, y, n);
+}
+void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
+                   int64_t first_pos, cudaStream_t s) {
+  const int half = rot_dims / 2;
+  const int64_t n = T * heads * half;
+  if (n > 0) rotary_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(x, T, heads, head_dim, half, inv_freq, first_pos);
+}
+void launch_gather_rows(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W, cudaStream_t s) {
+  if (R * W > 0) gather_k<<<blocks_for(R * W, kThreads), kThreads, 0, s>>>(out, x, rows, R, W);
+}
+void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
+                             int64_t W, cudaStream_t s) {
+  if (R > 0 && W > 0) scatter_add_k<<<blocks_for(W, kThreads), kThreads, 0, s>>>(y, src, rows, weights, R, W);
+}
+void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s) {
+  if (n > 0) to_bf16_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(dst, src, n);
+}
+void launch_to_f32(float* dst, const void* src, WDt dt, int64_t n, cudaStream_t s) {
+  if (n > 0) to_f32_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(dst, src, dt, n);
+}
+void launch_fill_bias(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo, cudaStream_t s) {
+  if (T * N > 0) fill_bias_k<<<blocks_for(T * N, kThreads), kThreads, 0, s>>>(out, bias, dt, T, N, ldo);
+}
+
+}  // namespace hl::cuda

@@ -1,0 +1,100 @@
+#pragma once
+// Launchers of the CUDA kernels, in plain types so that the .cu files compile without the project's C++20
+// headers. Every launcher queues its kernels on `stream` and returns without synchronising; the caller
+// checks cudaGetLastError (cuda_check.hpp). Weights are passed as (pointer, WDt) and read as stored.
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace hl::cuda {
+
+enum class WDt : int { F32 = 0, BF16 = 1, F16 = 2 };
+enum class Act : int { GeluTanh = 0, Silu = 1, Softplus = 2 };
+
+// --- elementwise and row operations (elementwise.cu) -------------------------------------------------
+void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale,
+                  cudaStream_t s);
+void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
+                     bool one_plus, cudaStream_t s);
+void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s);
+void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s);
+void launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
+// inv_freq: device [rot_dims / 2], computed on the host exactly as the CPU does.
+void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
+                   int64_t first_pos, cudaStream_t s);
+void launch_gather_rows(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W, cudaStream_t s);
+void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
+                             int64_t W, cudaStream_t s);
+// dst[i] = src[i] converted to bf16 (round to nearest even), or to f32 from any weight dtype.
+void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s);
+void launch_to_f32(float* dst, const void* src, WDt dt, int64_t n, cudaStream_t s);
+// out[t, n] = bias[n] (or 0) for t < T, n < N with row stride ldo.
+void launch_fill_bias(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo, cudaStream_t s);
+
+// --- matrix products that cuBLAS does not cover well (gemv.cu) ---------------------------------------
+// out[t, n] = bias[n] + sum_k x[t, k] w[n, k] for few rows (T <= kGemvMaxRows), fp32 arithmetic.
+constexpr int64_t kGemvMaxRows = 8;
+void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, int64_t T, int64_t K,
+                 int64_t N, cudaStream_t s);
+// Block-diagonal, W [blocks, bw, bw] stored (in, out): out[t, h bw + j] = b[h, j] + sum_i x[t, h bw + i] W[h, i, j].
+void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,
+                       int64_t blocks, int64_t bw, cudaStream_t s);
+
+// --- sequence operations (sequence.cu) ---------------------------------------------------------------
+void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
+                   int64_t T, int64_t C, int64_t width, cudaStream_t s);
+// positions: device [T], or null when they run pos0, pos0 + 1, ... (then nothing is uploaded).
+void launch_rglru(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
+                  const int64_t* positions, int64_t pos0, float* h, int64_t T, int64_t C, cudaStream_t s);
+// Returns false when N is beyond what the kernel supports.
+bool launch_selective_scan(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
+                           const float* C, const void* D, WDt ddt, float* state, int64_t T, int64_t Din, int64_t N,
+                           cudaStream_t s);
+
+// --- attention with the lens (attention.cu) -----------------------------------------------------------
+constexpr int kMaxHeadDim = 512;
+
+struct AttnArgs {
+  const float* q;        // [T, H * D]
+  const float* k_new;    // [T, KVH * D]
+  const float* v_new;
+  const float* cache_k;  // [capacity, KVH * D], position p in slot p % capacity
+  const float* cache_v;
+  float* out;            // [T, H * D]
+  int64_t T, first_pos, capacity, window;
+  int H, KVH, D;
+  float scale;
+  int64_t span_begin, span_end;  // needle [begin, end); empty when no span is needed
+};
+
+// Per (query, head) statistics of the unmanipulated probabilities; [T, H] each.
+struct AttnStats {
+  float* m;        // max score
+  float* z;        // sum exp(s - m)
+  float* entropy;  // nats
+  float* mass;     // needle mass
+  int32_t* top1;   // absolute position, lowest on ties
+  int32_t* visible;  // needle positions visible to the query
+};
+
+struct SelectArgs {
+  int keep_k;      // < 0: keep all
+  int rank;        // HeadRank as int
+  uint64_t seed;
+  int layer;
+  const uint8_t* fixed_mask;  // device [H] or null
+  uint8_t* keep;              // [T, H]
+};
+
+// scores, softmax statistics and the lens's measurements
+void launch_attention_stats(const AttnArgs& a, const AttnStats& st, cudaStream_t s);
+// per-token head selection (ties: lower head index), same rules as lens/head_selection.hpp
+void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s);
+// outputs: manipulation 0..4 = Keep, Omit, Only, Binary, Null; binary_layer_mean as in the lens
+void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,
+                          bool binary_layer_mean, cudaStream_t s);
+// stores the newest min(T, capacity) keys/values of the call into the ring
+void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const float* v_new, int64_t T,
+                     int64_t first_pos, int64_t capacity, int64_t row, cudaStream_t s);
+
+}  // namespace hl::cuda

@@ -1,0 +1,127 @@
+// Sequence kernels: causal depthwise conv1d with its carried state, the RG-LRU scan (one thread per
+// channel walking time) and the Mamba selective scan (16 lanes per channel sharing the state dimension).
+#include "hybridlens/backend/cuda/device_math.cuh"
+
+namespace hl::cuda {
+namespace {
+
+// out[t, c] = bias[c] + sum_j w[c, j] in[t - hist + j, c], in[] reading the state for negative times.
+__global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
+                         const float* state, int64_t T, int64_t C, int64_t width) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= T * C) return;
+  const int64_t t = i / C, c = i % C, hist = width - 1;
+  float acc = 0.0f;
+  for (int64_t j = 0; j < width; ++j) {
+    const int64_t src = t - hist + j;
+    const float in = src >= 0 ? x[src * C + c] : state[(hist + src) * C + c];
+    acc += ldw(w, dt, c * width + j) * in;
+  }
+  if (bias) acc += ldw(bias, bdt, c);
+  out[i] = acc;
+}
+
+// New state = the last hist rows of [state; x]; row r reads row T + r >= r + 1, so in place is safe.
+__global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t C, int64_t hist) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  for (int64_t r = 0; r < hist; ++r) {
+    const int64_t src = T + r;
+    state[r * C + c] = src < hist ? state[src * C + c] : x[(src - hist) * C + c];
+  }
+}
+
+__global__ void rglru_k(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
+                        const int64_t* positions, int64_t pos0, float* hstate, int64_t T, int64_t C) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const float sp = softplus_f(ldw(rp, dt, c));
+  float h = hstate[c];
+#pragma unroll 4
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t i = t * C + c;
+    const bool reset = (positions ? positions[t] : pos0 + t) == 0;
+    const float gx = sigmoid_f(gxp[i]);
+    const float ga = sigmoid_f(gap[i]);
+    const float log_a = (-8.0f * ga) * sp;
+    const float xg = x[i] * gx;
+    if (reset) {
+      h = xg;
+    } else {
+      const float a = expf(log_a);
+      const float mult = sqrtf(-expm1f(log_a + log_a));
+      h = a * h + xg * mult;
+    }
+    out[i] = h;
+  }
+  hstate[c] = h;
+}
+
+constexpr int kLanes = 16;  // lanes per channel
+constexpr int kMaxPerLane = 4;  // N <= 64
+
+__global__ void selective_scan_k(float* y, const float* x, const float* delta, const void* A_log, WDt adt,
+                                 const float* B, const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T,
+                                 int64_t Din, int64_t N) {
+  const int64_t g = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kLanes;
+  const int lane = threadIdx.x % kLanes;
+  const bool active = g < Din;  // inactive groups still take part in the shuffles
+  const int64_t d = active ? g : 0;
+  float a[kMaxPerLane], h[kMaxPerLane];
+#pragma unroll
+  for (int r = 0; r < kMaxPerLane; ++r) {
+    const int64_t n = lane + int64_t(r) * kLanes;
+    const bool on = active && n < N;
+    a[r] = on ? -expf(ldw(A_log, adt, d * N + n)) : 0.0f;
+    h[r] = on ? state[d * N + n] : 0.0f;
+  }
+  const float dv = active ? ldw(Dv, ddt, d) : 0.0f;
+  for (int64_t t = 0; t < T; ++t) {
+    const float xt = active ? x[t * Din + d] : 0.0f;
+    const float dt = active ? delta[t * Din + d] : 0.0f;
+    float acc = 0.0f;
+#pragma unroll
+    for (int r = 0; r < kMaxPerLane; ++r) {
+      const int64_t n = lane + int64_t(r) * kLanes;
+      if (n < N) {
+        h[r] = expf(dt * a[r]) * h[r] + (dt * B[t * N + n]) * xt;
+        acc += h[r] * Cm[t * N + n];
+      }
+    }
+    for (int o = kLanes / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o, kLanes);
+    if (active && lane == 0) y[t * Din + d] = acc + dv * xt;
+  }
+#pragma unroll
+  for (int r = 0; r < kMaxPerLane; ++r) {
+    const int64_t n = lane + int64_t(r) * kLanes;
+    if (active && n < N) state[d * N + n] = h[r];
+  }
+}
+
+}  // namespace
+
+void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
+                   int64_t T, int64_t C, int64_t width, cudaStream_t s) {
+  if (T <= 0 || C <= 0) return;
+  conv1d_k<<<blocks_for(T * C, 256), 256, 0, s>>>(out, x, w, dt, bias, bdt, state, T, C, width);
+  if (width > 1) conv1d_state_k<<<blocks_for(C, 256), 256, 0, s>>>(state, x, T, C, width - 1);
+}
+
+void launch_rglru(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
+                  const int64_t* positions, int64_t pos0, float* h, int64_t T, int64_t C, cudaStream_t s) {
+  if (T <= 0 || C <= 0) return;
+  rglru_k<<<blocks_for(C, 64), 64, 0, s>>>(out, x, gxp, gap, rp, dt, positions, pos0, h, T, C);
+}
+
+bool launch_selective_scan(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
+                           const float* C, const void* D, WDt ddt, float* state, int64_t T, int64_t Din, int64_t N,
+                           cudaStream_t s) {
+  if (N > int64_t(kLanes) * kMaxPerLane) return false;
+  if (T <= 0 || Din <= 0) return true;
+  const int threads = 128;
+  selective_scan_k<<<blocks_for(Din * kLanes, threads), threads, 0, s>>>(y, x, delta, A_log, adt, B, C, D, ddt, state,
+                                                                         T, Din, N);
+  return true;
+}
+
+}  // namespace hl::cuda

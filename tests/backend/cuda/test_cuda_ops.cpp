@@ -1,0 +1,377 @@
+// Every elementwise, row, linear and sequence operation of the CUDA backend against the CPU backend on
+// random inputs, at sizes that cross the kernels' boundaries (the 8-row decode kernels vs cuBLAS, 8-wide
+// vector loads, 16-lane state groups, warp and block sizes). Bounds, with u = 2^-24 and S the sum of
+// absolute products of an output:
+//   embed, gather_rows, conv1d state, rotary-untouched dims: exact
+//   rms_norm, soft_cap: 8u |want|; activations 8u |want| + 4u |x| (|b|) (libm calls differ by an ulp; gelu's
+//   1 + tanh cancels); add_inplace: exact
+//   linear/block_diag fp32 paths: (2K + 8) u S; bf16 tensor-core path: (2^-8 + (2K + 8) u) S (activations
+//   rounded to bf16)
+//   conv1d: (width + 3) u S; rotary: 4u (|x_i| + |x_pair|)
+//   rglru_scan: 1e-5 (|want| + 1) (libm exp/expm1/sqrt differ by an ulp, carried through the recurrence)
+//   selective_scan: 1e-5 (|want| + 1) sqrt(N), scatter_add_rows: 4u (|y| + sum |w src|)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "backend/backend_test_util.hpp"
+#include "backend/cuda/cuda_test_util.hpp"
+#include "hybridlens/backend/reference/reference.hpp"
+
+namespace hl {
+namespace {
+
+using test::kU;
+using test::on_device;
+using test::on_host;
+
+Tensor f32(Shape s) { return Tensor::zeros(DType::F32, std::move(s)); }
+
+TEST(CudaOps, MemoryRoundTrip) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(1);
+  Tensor h = test::random_f32({37, 5}, rng);
+  Tensor d = on_device(*be, h);
+  EXPECT_EQ(d.device().kind, DeviceKind::CUDA);
+  Tensor d2 = be->zeros(DType::F32, {37, 5});
+  EXPECT_TRUE(test::bitwise_equal(on_host(*be, d2), f32({37, 5}), "zeros"));
+  be->copy(d2, d);
+  EXPECT_TRUE(test::bitwise_equal(on_host(*be, d2), h, "copy"));
+  Tensor rows = d.rows(10, 20);
+  EXPECT_TRUE(test::bitwise_equal(on_host(*be, rows), h.rows(10, 20), "row view"));
+}
+
+TEST(CudaOps, RejectsHostTensorsAndBadShapes) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  Tensor host = f32({2, 3});
+  Tensor dev = be->zeros(DType::F32, {2, 3});
+  EXPECT_THROW(be->add_inplace(dev, host), Error);
+  Tensor other = be->zeros(DType::F32, {3, 2});
+  EXPECT_THROW(be->add_inplace(dev, other), Error);
+  Tensor w = be->zeros(DType::BF16, {3, 5});
+  Tensor out = be->zeros(DType::F32, {2, 3});
+  EXPECT_THROW(be->linear(out, dev, w, Tensor()), Error);
+  try {
+    be->linear(out, dev, w, Tensor());
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("linear", 0), 0u) << e.what();
+  }
+}
+
+TEST(CudaOps, Embed) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(2);
+  for (DType dt : test::weight_dtypes())
+    for (float scale : {1.0f, 50.5f}) {
+      Tensor table = test::random_weight(dt, {1000, 300}, rng);
+      std::vector<int32_t> ids;
+      for (int i = 0; i < 37; ++i) ids.push_back(int32_t(rng() % 1000));
+      Tensor want = f32({37, 300});
+      cpu->embed(want, table, ids, scale);
+      Tensor got = be->zeros(DType::F32, {37, 300});
+      be->embed(got, on_device(*be, table), ids, scale);
+      EXPECT_TRUE(test::bitwise_equal(on_host(*be, got), want, test::case_name("embed", dt, {37, 300})));
+    }
+  Tensor got = be->zeros(DType::F32, {1, 300});
+  EXPECT_THROW(be->embed(got, be->zeros(DType::BF16, {1000, 300}), {1000}, 1.0f), Error);
+}
+
+TEST(CudaOps, RmsNorm) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(3);
+  for (DType dt : test::weight_dtypes())
+    for (auto [T, C] : {std::pair<int64_t, int64_t>{1, 2560}, {33, 1000}, {5, 17}})
+      for (bool one_plus : {false, true}) {
+        Tensor x = test::random_f32({T, C}, rng, -3, 3);
+        Tensor w = test::random_weight(dt, {C}, rng);
+        Tensor want = f32({T, C});
+        cpu->rms_norm(want, x, w, 1e-6f, one_plus);
+        Tensor dx = on_device(*be, x);
+        be->rms_norm(dx, dx, on_device(*be, w), 1e-6f, one_plus);  // in place, as the models call it
+        const float* wv = want.data<float>();
+        EXPECT_TRUE(test::gpu_close(on_host(*be, dx), want, [&](int64_t i) { return 8 * kU * std::fabs(wv[i]) + 1e-30; },
+                                    test::case_name(one_plus ? "rms_norm(1+w)" : "rms_norm", dt, {T, C})));
+      }
+}
+
+TEST(CudaOps, ElementwiseAndActivations) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(4);
+  const int64_t n = 100003;
+  Tensor a = test::random_f32({n}, rng, -30, 30), b = test::random_f32({n}, rng, -2, 2);
+  for (Activation act : {Activation::GeluTanh, Activation::Silu, Activation::Softplus}) {
+    const std::string name = act == Activation::GeluTanh ? "gelu_tanh" : act == Activation::Silu ? "silu" : "softplus";
+    Tensor want = f32({n});
+    cpu->activation(want, a, act);
+    Tensor got = be->zeros(DType::F32, {n});
+    be->activation(got, on_device(*be, a), act);
+    const float* wv = want.data<float>();
+    const float* av = a.data<float>();
+    const float* bv = b.data<float>();
+    // gelu's 1 + tanh(.) cancels for negative inputs: an ulp of 1 there is 2^-24 |x| absolute.
+    auto bound = [&](int64_t i) { return 8 * kU * std::fabs(wv[i]) + 4 * kU * std::fabs(av[i]) + 1e-30; };
+    EXPECT_TRUE(test::gpu_close(on_host(*be, got), want, bound, "activation " + name));
+    cpu->activation_mul(want, a, b, act);
+    Tensor da = on_device(*be, a);
+    be->activation_mul(da, da, on_device(*be, b), act);
+    EXPECT_TRUE(test::gpu_close(on_host(*be, da), want,
+                                [&](int64_t i) { return 8 * kU * std::fabs(wv[i]) + 4 * kU * std::fabs(av[i] * bv[i]) + 1e-30; },
+                                "activation_mul " + name));
+  }
+  Tensor want = test::clone(a);
+  cpu->soft_cap(want, 30.0f);
+  Tensor got = on_device(*be, a);
+  be->soft_cap(got, 30.0f);
+  const float* wv = want.data<float>();
+  EXPECT_TRUE(test::gpu_close(on_host(*be, got), want, [&](int64_t i) { return 8 * kU * std::fabs(wv[i]) + 1e-30; },
+                              "soft_cap"));
+  want = test::clone(a);
+  cpu->add_inplace(want, b);
+  got = on_device(*be, a);
+  be->add_inplace(got, on_device(*be, b));
+  EXPECT_TRUE(test::bitwise_equal(on_host(*be, got), want, "add_inplace"));
+}
+
+// S[t, n] = sum_k |x[t, k] w[n, k]| + |bias[n]|.
+Tensor abs_sums(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const int64_t T = x.dim(0), K = x.dim(1), N = w.dim(0);
+  Tensor s = f32({T, N});
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n) {
+      double a = bias.defined() ? std::fabs(ref::weight_value(bias, n)) : 0.0;
+      for (int64_t k = 0; k < K; ++k) a += std::fabs(double(x.data<float>()[t * K + k]) * ref::weight_value(w, n * K + k));
+      s.data<float>()[t * N + n] = float(a);
+    }
+  return s;
+}
+
+void check_linear(Backend& be, bool precise, std::mt19937& rng) {
+  auto cpu = make_cpu_backend();
+  for (DType dt : test::weight_dtypes())
+    for (int64_t T : {1, 3, 8, 9, 64, 300})
+      for (auto [K, N] : {std::pair<int64_t, int64_t>{7, 5}, {64, 100}, {1000, 513}, {2560, 40}}) {
+        const bool with_bias = (T + K) % 2 == 1;
+        Tensor x = test::random_f32({T, K}, rng);
+        Tensor w = test::random_weight(dt, {N, K}, rng);
+        Tensor bias = with_bias ? test::random_weight(dt, {N}, rng) : Tensor();
+        Tensor want = f32({T, N});
+        cpu->linear(want, x, w, bias);
+        Tensor got = be.zeros(DType::F32, {T, N});
+        be.linear(got, on_device(be, x), on_device(be, w), with_bias ? on_device(be, bias) : Tensor());
+        const Tensor S = abs_sums(x, w, bias);
+        const bool tensor_cores = dt == DType::BF16 && !precise && T > 8;
+        const double rel = (tensor_cores ? 1.0 / 256 : 0.0) + double(2 * K + 8) * kU;
+        EXPECT_TRUE(test::gpu_close(on_host(be, got), want, [&](int64_t i) { return rel * S.data<float>()[i] + 1e-30; },
+                                    test::case_name(precise ? "linear precise" : "linear", dt, {T, K, N})));
+      }
+}
+
+TEST(CudaOps, Linear) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(5);
+  check_linear(*be, false, rng);
+}
+
+TEST(CudaOps, LinearPrecise) {
+  HL_CUDA_BACKEND_OR_SKIP(be, true);
+  std::mt19937 rng(6);
+  check_linear(*be, true, rng);
+}
+
+TEST(CudaOps, BlockDiagLinear) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(7);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t T : {1, 8, 9, 100})
+      for (auto [blocks, bw] : {std::pair<int64_t, int64_t>{3, 40}, {10, 64}}) {
+        const int64_t C = blocks * bw;
+        Tensor x = test::random_f32({T, C}, rng);
+        Tensor w = test::random_weight(dt, {blocks, bw, bw}, rng);
+        Tensor b = test::random_weight(dt, {blocks, bw}, rng);
+        Tensor want = f32({T, C});
+        cpu->block_diag_linear(want, x, w, b);
+        Tensor got = be->zeros(DType::F32, {T, C});
+        be->block_diag_linear(got, on_device(*be, x), on_device(*be, w), on_device(*be, b));
+        Tensor S = f32({T, C});
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t c = 0; c < C; ++c) {
+            const int64_t h = c / bw, j = c % bw;
+            double a = std::fabs(ref::weight_value(b, c));
+            for (int64_t i = 0; i < bw; ++i)
+              a += std::fabs(x.data<float>()[t * C + h * bw + i] * ref::weight_value(w, (h * bw + i) * bw + j));
+            S.data<float>()[t * C + c] = float(a);
+          }
+        const double rel = (dt == DType::BF16 && T > 8 ? 1.0 / 256 : 0.0) + double(2 * bw + 8) * kU;
+        EXPECT_TRUE(test::gpu_close(on_host(*be, got), want, [&](int64_t i) { return rel * S.data<float>()[i] + 1e-30; },
+                                    test::case_name("block_diag_linear", dt, {T, blocks, bw})));
+      }
+}
+
+TEST(CudaOps, Conv1dWithStateOverSplitCalls) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(8);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t width : {1, 2, 4})
+      for (int64_t C : {17, 2560}) {
+        const int64_t T = 600;
+        Tensor w = test::random_weight(dt, {C, 1, width}, rng);
+        Tensor b = test::random_weight(dt, {C}, rng);
+        Tensor x = test::random_f32({T, C}, rng, -2, 2);
+        Tensor cstate = test::random_f32({width - 1, C}, rng);
+        Tensor gstate = on_device(*be, cstate);
+        Tensor gw = on_device(*be, w), gb = on_device(*be, b);
+        // splits: a prefill, single tokens, a call shorter than the state, a long one
+        int64_t t0 = 0;
+        for (int64_t n : {1, 2, 300, 1, 1, 5, 290}) {
+          const Tensor xs = x.rows(t0, t0 + n);
+          Tensor want = f32({n, C});
+          Tensor before = test::clone(cstate);
+          cpu->conv1d_causal(want, xs, w, b, cstate);
+          Tensor got = be->zeros(DType::F32, {n, C});
+          be->conv1d_causal(got, on_device(*be, xs), gw, gb, gstate);
+          Tensor S = f32({n, C});
+          for (int64_t t = 0; t < n; ++t)
+            for (int64_t c = 0; c < C; ++c) {
+              double a = std::fabs(ref::weight_value(b, c));
+              for (int64_t j = 0; j < width; ++j) {
+                const int64_t src = t - (width - 1) + j;
+                const float in = src >= 0 ? xs.data<float>()[src * C + c] : before.data<float>()[(width - 1 + src) * C + c];
+                a += std::fabs(ref::weight_value(w, c * width + j) * in);
+              }
+              S.data<float>()[t * C + c] = float(a);
+            }
+          const std::string name = test::case_name("conv1d_causal", dt, {width, C, t0, n});
+          EXPECT_TRUE(test::gpu_close(on_host(*be, got), want,
+                                      [&](int64_t i) { return double(width + 3) * kU * S.data<float>()[i] + 1e-30; }, name));
+          if (width > 1) {
+            EXPECT_TRUE(test::bitwise_equal(on_host(*be, gstate), cstate, name + " state"));
+          }
+          t0 += n;
+        }
+      }
+}
+
+TEST(CudaOps, RgLruScan) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(9);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t C : {17, 2560})
+      for (int64_t first : {0, 100}) {
+        Tensor rp = test::random_weight(dt, {C}, rng, -3, 3);
+        Tensor ch = test::random_f32({C}, rng);
+        Tensor gh = on_device(*be, ch);
+        int64_t t0 = 0;
+        for (int64_t n : {700, 1, 5}) {
+          Tensor x = test::random_f32({n, C}, rng, -2, 2);
+          Tensor gx = test::random_f32({n, C}, rng, -4, 4), ga = test::random_f32({n, C}, rng, -4, 4);
+          std::vector<int64_t> pos;
+          for (int64_t t = 0; t < n; ++t) pos.push_back(first + t0 + t);
+          Tensor want = f32({n, C});
+          cpu->rglru_scan(want, x, gx, ga, rp, pos, ch);
+          Tensor got = be->zeros(DType::F32, {n, C});
+          be->rglru_scan(got, on_device(*be, x), on_device(*be, gx), on_device(*be, ga), on_device(*be, rp), pos, gh);
+          const float* wv = want.data<float>();
+          const std::string name = test::case_name("rglru_scan", dt, {C, first + t0, n});
+          EXPECT_TRUE(test::gpu_close(on_host(*be, got), want, [&](int64_t i) { return 1e-5 * (std::fabs(wv[i]) + 1); },
+                                      name));
+          const float* hv = ch.data<float>();
+          EXPECT_TRUE(test::gpu_close(on_host(*be, gh), ch, [&](int64_t i) { return 1e-5 * (std::fabs(hv[i]) + 1); },
+                                      name + " state"));
+          t0 += n;
+        }
+      }
+}
+
+TEST(CudaOps, Rotary) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(10);
+  for (auto [heads, hd, rot] : {std::tuple<int, int, int>{3, 64, 32}, {1, 256, 128}, {2, 40, 40}})
+    for (int64_t first : {0, 5000}) {
+      Tensor x = test::random_f32({40, int64_t(heads) * hd}, rng, -2, 2);
+      Tensor want = test::clone(x);
+      cpu->rotary(want, heads, hd, rot, 10000.0f, first);
+      Tensor got = on_device(*be, x);
+      be->rotary(got, heads, hd, rot, 10000.0f, first);
+      const float* xv = x.data<float>();
+      auto bound = [&](int64_t i) {
+        const int64_t d = i % hd;
+        if (d >= rot) return 0.0;
+        const int64_t pair = d < rot / 2 ? i + rot / 2 : i - rot / 2;
+        return 4 * kU * (std::fabs(xv[i]) + std::fabs(xv[pair])) + 1e-30;
+      };
+      EXPECT_TRUE(test::gpu_close(on_host(*be, got), want, bound, test::case_name("rotary", DType::F32, {heads, hd, rot, first})));
+    }
+}
+
+TEST(CudaOps, SelectiveScan) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(11);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t Din : {17, 64})
+      for (int64_t N : {4, 16, 33}) {
+        Tensor A_log = test::random_weight(dt, {Din, N}, rng, 0.0f, 2.8f);
+        Tensor D = test::random_weight(dt, {Din}, rng, 0.5f, 1.5f);
+        Tensor cs = test::random_f32({Din, N}, rng);
+        Tensor gs = on_device(*be, cs);
+        for (int64_t T : {300, 1, 7}) {
+          Tensor x = test::random_f32({T, Din}, rng, -2, 2);
+          Tensor delta = test::random_f32({T, Din}, rng, 0.001f, 0.2f);
+          Tensor B = test::random_f32({T, N}, rng), C = test::random_f32({T, N}, rng);
+          Tensor want = f32({T, Din});
+          cpu->selective_scan(want, x, delta, A_log, B, C, D, cs);
+          Tensor got = be->zeros(DType::F32, {T, Din});
+          be->selective_scan(got, on_device(*be, x), on_device(*be, delta), on_device(*be, A_log), on_device(*be, B),
+                             on_device(*be, C), on_device(*be, D), gs);
+          const float* wv = want.data<float>();
+          const double k = 1e-5 * std::sqrt(double(N));
+          const std::string name = test::case_name("selective_scan", dt, {Din, N, T});
+          EXPECT_TRUE(test::gpu_close(on_host(*be, got), want, [&](int64_t i) { return k * (std::fabs(wv[i]) + 1); }, name));
+          const float* sv = cs.data<float>();
+          EXPECT_TRUE(test::gpu_close(on_host(*be, gs), cs, [&](int64_t i) { return k * (std::fabs(sv[i]) + 1); },
+                                      name + " state"));
+        }
+      }
+}
+
+TEST(CudaOps, GatherAndScatterRows) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(12);
+  const int64_t R = 50, W = 1000;
+  Tensor x = test::random_f32({R, W}, rng);
+  std::vector<int32_t> rows;
+  std::vector<float> weights;
+  for (int i = 0; i < 77; ++i) {  // repeats
+    rows.push_back(int32_t(rng() % R));
+    weights.push_back(float(rng() % 1000) / 1000.0f);
+  }
+  Tensor want = f32({77, W});
+  cpu->gather_rows(want, x, rows);
+  Tensor got = be->zeros(DType::F32, {77, W});
+  be->gather_rows(got, on_device(*be, x), rows);
+  EXPECT_TRUE(test::bitwise_equal(on_host(*be, got), want, "gather_rows"));
+  Tensor src = test::random_f32({77, W}, rng);
+  Tensor y = test::clone(x);
+  cpu->scatter_add_rows(y, src, rows, weights);
+  Tensor gy = on_device(*be, x);
+  be->scatter_add_rows(gy, on_device(*be, src), rows, weights);
+  std::vector<double> S(size_t(R * W));
+  for (int64_t i = 0; i < R * W; ++i) S[size_t(i)] = std::fabs(x.data<float>()[i]);
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (int64_t c = 0; c < W; ++c) S[size_t(rows[i] * W + c)] += std::fabs(weights[i] * src.data<float>()[int64_t(i) * W + c]);
+  EXPECT_TRUE(test::gpu_close(on_host(*be, gy), y, [&](int64_t i) { return 8 * kU * S[size_t(i)] + 1e-30; },
+                              "scatter_add_rows"));
+  EXPECT_THROW(be->gather_rows(got, on_device(*be, x), std::vector<int32_t>(77, int32_t(R))), Error);
+}
+
+}  // namespace
+}  // namespace hl
