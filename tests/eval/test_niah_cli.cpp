@@ -295,12 +295,12 @@ TEST(NiahCli, BadInputIsOneClearLineAndKeepsTheDatabase) {
   {
     SqliteDb raw(old_db, SqliteDb::Mode::ReadWriteCreate);
     raw.exec("CREATE TABLE schema_info (id INTEGER PRIMARY KEY, schema_version INTEGER, application TEXT, "
-             "created_at TEXT, created_by TEXT); INSERT INTO schema_info VALUES (1, 2, 'hybridlens', 'x', 'y');");
+             "created_at TEXT, created_by TEXT); INSERT INTO schema_info VALUES (1, 3, 'hybridlens', 'x', 'y');");
   }
   const std::string old_bytes = test::read_file(old_db);
   const test::CliResult r = run_cli(niah_args(old_db, "--lengths 128 --depths 50"));
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(last_line(r.output).find("schema version 2, but this hybridlens reads version 1"), std::string::npos)
+  EXPECT_NE(last_line(r.output).find("schema version 3, but this hybridlens reads version 2"), std::string::npos)
       << r.output;
   EXPECT_EQ(test::read_file(old_db), old_bytes);
   EXPECT_FALSE(std::filesystem::exists(old_db + "-wal"));

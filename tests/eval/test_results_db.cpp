@@ -127,7 +127,7 @@ TEST(ResultsDb, RefusesAnotherSchemaVersionAndLeavesTheFileAlone) {
   const std::string before = read_bytes(path);
   const std::string err = error_of([&] { ResultsDb::open(path); });
   EXPECT_NE(err.find("schema version 99"), std::string::npos) << err;
-  EXPECT_NE(err.find("reads version 1"), std::string::npos) << err;
+  EXPECT_NE(err.find("reads version 2 (and upgrades version 1)"), std::string::npos) << err;
   EXPECT_EQ(read_bytes(path), before);
   EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
   EXPECT_NE(error_of([&] { ResultsDb::open_readonly(path); }).find("schema version 99"), std::string::npos);
@@ -157,10 +157,91 @@ TEST(ResultsDb, RefusesFilesThatAreNotResultsDatabases) {
 TEST(ResultsDb, SchemaTextIsWhatTheFileHolds) {
   const std::string path = test::temp_dir("rdb") + "/r.db";
   auto db = ResultsDb::open(path);
-  for (const char* t : {"schema_info", "runs", "models", "niah_cells", "mmlu_items", "niah_accuracy",
-                        "mmlu_subject_accuracy", "mmlu_accuracy"})
+  for (const char* t : {"schema_info", "runs", "models", "niah_cells", "niah_head_entropy", "mmlu_items",
+                        "niah_accuracy", "mmlu_subject_accuracy", "mmlu_accuracy"})
     EXPECT_TRUE(db->sql().table_exists(t)) << t;
   EXPECT_NE(results_schema_sql().find("CREATE TABLE niah_cells"), std::string::npos);
+  EXPECT_NE(results_schema_sql().find(results_schema_upgrade_v1_sql()), std::string::npos);
+  SqliteStatement v = db->sql().prepare("SELECT schema_version FROM schema_info");
+  ASSERT_TRUE(v.step());
+  EXPECT_EQ(v.int64(0), 2);
+  EXPECT_EQ(db->schema_version(), 2);
+  EXPECT_EQ(db->upgraded_from(), 0);
+}
+
+// A version-1 file: a version-2 file without niah_head_entropy (the only difference), version 1.
+std::string make_v1_file(const std::string& path) {
+  {
+    auto db = ResultsDb::open(path);
+    const int64_t run = db->begin_run("niah", "old", 1);
+    ModelRecord m;
+    m.dir = "/models/a";
+    m.config_sha256 = "x";
+    m.name = "a";
+    m.architecture = "recurrent_gemma";
+    db->insert_niah_cell(sample_cell("old-cell", run, db->model_id(m)));
+    db->sql().exec("DROP TABLE niah_head_entropy; UPDATE schema_info SET schema_version = 1;");
+  }
+  SqliteDb raw(path, SqliteDb::Mode::ReadWrite);
+  raw.exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;");
+  return path;
+}
+
+TEST(ResultsDb, ReadsVersionOneAsItIsAndUpgradesItWhenWriting) {
+  const std::string path = make_v1_file(test::temp_dir("rdb") + "/v1.db");
+  const std::string before = read_bytes(path);
+  {
+    auto ro = ResultsDb::open_readonly(path);
+    EXPECT_EQ(ro->schema_version(), 1);
+    EXPECT_FALSE(ro->has_head_entropy());
+    EXPECT_EQ(ro->niah_keys().size(), 1u);
+  }
+  EXPECT_EQ(read_bytes(path), before);  // reading changes nothing
+
+  auto db = ResultsDb::open(path);
+  EXPECT_EQ(db->upgraded_from(), 1);
+  EXPECT_EQ(db->schema_version(), 2);
+  EXPECT_TRUE(db->has_head_entropy());
+  EXPECT_EQ(db->niah_keys(), (std::unordered_set<std::string>{"old-cell"}));  // nothing stored was lost
+  EXPECT_TRUE(db->niah_keys_with_entropy().empty());
+  // The upgraded file takes a cell with entropy; the old cell can get its entropy later.
+  NiahCellRecord c = sample_cell("old-cell", 1, 1);
+  c.head_entropy.attention_layers = 1;
+  c.head_entropy.heads = 4;
+  c.head_entropy.prompt_positions = 2;
+  c.head_entropy.prompt_sum = {1, 2, 3, 4};
+  c.head_entropy.generation_sum = {0, 0, 0, 0};
+  db->insert_niah_cell(c);
+  EXPECT_EQ(db->niah_keys().size(), 1u);
+  EXPECT_EQ(db->niah_keys_with_entropy(), (std::unordered_set<std::string>{"old-cell"}));
+  SqliteStatement s = db->sql().prepare(
+      "SELECT COUNT(*), SUM(prompt_entropy_mean), COUNT(generation_entropy_mean) FROM niah_head_entropy");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.int64(0), 4);
+  EXPECT_DOUBLE_EQ(s.real(1), 5.0);  // (1 + 2 + 3 + 4) / 2 positions
+  EXPECT_EQ(s.int64(2), 0);          // no generated positions: NULL
+  db.reset();
+  auto again = ResultsDb::open(path);
+  EXPECT_EQ(again->upgraded_from(), 0);
+}
+
+TEST(ResultsDb, RefusesAMalformedEntropyRecordWithoutStoringTheCell) {
+  const std::string path = test::temp_dir("rdb") + "/e.db";
+  auto db = ResultsDb::open(path);
+  NiahCellRecord c = sample_cell("k", db->begin_run("niah", "x", 1), 1);
+  ModelRecord m;
+  m.dir = "/m";
+  m.config_sha256 = "y";
+  m.name = "m";
+  m.architecture = "jamba";
+  c.model_id = db->model_id(m);
+  c.head_entropy.attention_layers = 2;
+  c.head_entropy.heads = 4;
+  c.head_entropy.prompt_positions = 3;
+  c.head_entropy.prompt_sum = {1, 2, 3};  // 3 sums for 8 heads
+  c.head_entropy.generation_sum = {1, 2, 3};
+  EXPECT_NE(error_of([&] { db->insert_niah_cell(c); }).find("per-head entropy"), std::string::npos);
+  EXPECT_TRUE(db->niah_keys().empty());  // the cell and its entropy are one transaction
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ struct NiahCliOptions {
   bool ignore_eos = false;
   std::string db = "results/hybridlens.db";
   bool no_share = false;
+  bool record_entropy = false;
   bool progress_lines = false;
 };
 
@@ -62,9 +63,13 @@ void run(const NiahCliOptions& o) {
   c.max_new_tokens = o.max_new_tokens;
   c.stop_at_eos = !o.ignore_eos;
   c.share = !o.no_share;
+  c.record_entropy = o.record_entropy;
   c.command_line = current_command_line();
   // The database is opened (and checked) before any work; a bad file is reported untouched.
   auto db = ResultsDb::open(o.db);
+  if (db->upgraded_from() != 0)
+    std::cerr << "niah: " << o.db << ": upgraded the results database from schema version " << db->upgraded_from()
+              << " to " << db->schema_version() << " (added niah_head_entropy; nothing stored was changed)\n";
   run_niah_sweep(c, *db, std::cout, std::cerr, !o.progress_lines && Progress::stderr_is_tty());
 }
 
@@ -123,6 +128,9 @@ void add_niah(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-share", o->no_share,
                 "run every cell's own prefill and decode (no planner sharing; for measuring what it saves)");
+  cmd->add_flag("--record-entropy", o->record_entropy,
+                "store each cell's mean attention entropy per attention layer and head (over prompt and generated "
+                "positions) for the report's entropy maps; cells stored without it are run again");
   cmd->add_flag("--progress-lines", o->progress_lines, "plain progress lines even on a terminal");
   cmd->callback([o] { run(*o); });
 }

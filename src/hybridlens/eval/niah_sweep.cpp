@@ -169,11 +169,39 @@ std::string decode_output(const Tokenizer& tok, const std::vector<int32_t>& ids)
   return tok.decode(known);
 }
 
-std::unique_ptr<Lens> make_lens(const LensPlan& base, const NeedleSpan& needle, int attention_layers, int heads) {
+std::unique_ptr<Lens> make_lens(const LensPlan& base, const NeedleSpan& needle, int attention_layers, int heads,
+                                bool record_entropy) {
   LensPlan p = base;
+  p.record_entropy = record_entropy;
   if (p.is_identity() || attention_layers == 0) return nullptr;
   p.needle = needle;
   return std::make_unique<Lens>(std::move(p), attention_layers, heads);
+}
+
+// Adds a lens's recorded entropy over positions [from, to) into per-(layer, head) sums.
+void add_entropy(const Lens* lens, int64_t from, int64_t to, std::vector<double>& sum, int64_t& positions) {
+  if (lens == nullptr || to <= from) return;
+  const Tensor e = lens->entropy();  // [layers, heads, P]
+  const int64_t P = e.shape()[2];
+  HL_CHECK(to <= P, "niah: entropy recorded for ", P, " positions, asked for ", to);
+  const float* v = static_cast<const float*>(e.raw());
+  sum.resize(size_t(e.shape()[0] * e.shape()[1]), 0.0);
+  for (size_t lh = 0; lh < sum.size(); ++lh)
+    for (int64_t t = from; t < to; ++t) sum[lh] += v[int64_t(lh) * P + t];
+  positions += to - from;
+}
+
+// The entropy of a prefill [0, prompt) from one lens and of the generated positions from another.
+HeadEntropyRecord entropy_record(const Lens* prefill, const Lens* decode, int64_t prompt, int layers, int heads) {
+  HeadEntropyRecord r;
+  if (prefill == nullptr || !prefill->plan().record_entropy) return r;  // not asked for (or no attention)
+  r.attention_layers = layers;
+  r.heads = heads;
+  r.prompt_sum.assign(size_t(layers) * size_t(heads), 0.0);
+  r.generation_sum = r.prompt_sum;
+  add_entropy(prefill, 0, prompt, r.prompt_sum, r.prompt_positions);
+  if (decode != nullptr) add_entropy(decode, prompt, decode->positions(), r.generation_sum, r.generation_positions);
+  return r;
 }
 
 }  // namespace
@@ -241,7 +269,8 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
   }
 
   // What is stored already.
-  const std::unordered_set<std::string> done = db.niah_keys();
+  // With --record-entropy, a cell stored without its entropy is computed again for it.
+  const std::unordered_set<std::string> done = cfg.record_entropy ? db.niah_keys_with_entropy() : db.niah_keys();
   int64_t todo = 0;
   PlanCounts shared_counts;  // over the whole grid; identical prompts (depths that snap to the same
                              // sentence) share their prefills and decodes too
@@ -316,6 +345,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
         std::string text;
         NiahScore score;
         double prefill_s = 0;
+        HeadEntropyRecord entropy;
       };
       std::unordered_map<std::string, Decoded> decoded;
       for (const auto& pr : m.prompts) {
@@ -323,7 +353,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
         auto decoded_key = [&](size_t i) { return pr.sha256 + "|" + pr.needle->id + "|" + m.interventions[i].decode_key; };
         auto store = [&](size_t i, const GenerateResult& r, const std::string& text, const NiahScore& sc,
                          const std::string& group, bool prefill_shared, bool decode_shared, double prefill_s,
-                         double fork_s) {
+                         double fork_s, const HeadEntropyRecord& entropy) {
           const Intervention& iv = m.interventions[i];
           NiahCellRecord c;
           c.cell_key = pr.keys[i];
@@ -359,6 +389,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
           c.prefill_seconds = prefill_s;
           c.fork_seconds = fork_s;
           c.decode_seconds = r.decode_seconds;
+          c.head_entropy = entropy;
           db.insert_niah_cell(c);
           tally(config_label(mname, iv.record), sc.score);
           ++stats.computed;
@@ -371,14 +402,15 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
         if (!cfg.share) {
           for (size_t i = 0; i < m.interventions.size(); ++i) {
             if (!missing(i)) continue;
-            const auto lens = make_lens(m.interventions[i].plan, pr.p.needle, layers, info.heads);
+            const auto lens = make_lens(m.interventions[i].plan, pr.p.needle, layers, info.heads, cfg.record_entropy);
             g.lens = lens.get();
             const GenerateResult r = generate_greedy(*model, pr.p.ids, g);
             ++stats.prefills;
             ++stats.decodes;
             const std::string text = decode_output(tok, r.new_ids);
+            const int64_t P = int64_t(pr.p.ids.size());
             store(i, r, text, score_output(text, *pr.needle), m.interventions[i].prefill_key, false, false,
-                  r.prefill_seconds, 0);
+                  r.prefill_seconds, 0, entropy_record(lens.get(), lens.get(), P, layers, info.heads));
           }
           continue;
         }
@@ -397,11 +429,12 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
             for (size_t i : d)  // an identical prompt was decoded already: copy its result
               if (missing(i))
                 store(i, hit->second.r, hit->second.text, hit->second.score, group.key, true, true,
-                      hit->second.prefill_s, 0);
+                      hit->second.prefill_s, 0, hit->second.entropy);
           }
           if (decodes.empty()) continue;
           const Intervention& first = m.interventions[decodes.front()->front()];
-          const auto prefill_lens = make_lens(first.prefill_plan, pr.p.needle, layers, info.heads);
+          const auto prefill_lens =
+              make_lens(first.prefill_plan, pr.p.needle, layers, info.heads, cfg.record_entropy);
           DecodeState state = model->new_state();
           const auto t0 = std::chrono::steady_clock::now();
           const std::vector<float> logits =
@@ -415,18 +448,21 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
             DecodeState forked = last ? DecodeState() : state.fork(*backend);
             const double fork_s = last ? 0.0 : seconds_since(tf);
             DecodeState& st = last ? state : forked;
-            const auto lens = make_lens(m.interventions[cells.front()].plan, pr.p.needle, layers, info.heads);
+            const auto lens =
+                make_lens(m.interventions[cells.front()].plan, pr.p.needle, layers, info.heads, cfg.record_entropy);
             g.lens = lens.get();
             const GenerateResult r = continue_greedy(*model, st, logits, g);
             ++stats.decodes;
             const std::string text = decode_output(tok, r.new_ids);
             const NiahScore sc = score_output(text, *pr.needle);
-            decoded[decoded_key(cells.front())] = Decoded{r, text, sc, prefill_s};
+            const HeadEntropyRecord entropy =
+                entropy_record(prefill_lens.get(), lens.get(), int64_t(pr.p.ids.size()), layers, info.heads);
+            decoded[decoded_key(cells.front())] = Decoded{r, text, sc, prefill_s, entropy};
             const bool group_shared = decodes.size() > 1 || cells.size() > 1;
             bool first_cell = true;
             for (size_t i : cells) {
               if (!missing(i)) continue;
-              store(i, r, text, sc, group.key, group_shared, !first_cell, prefill_s, fork_s);
+              store(i, r, text, sc, group.key, group_shared, !first_cell, prefill_s, fork_s, entropy);
               first_cell = false;
             }
           }

@@ -26,6 +26,9 @@ struct NiahSweepConfig {
   int max_new_tokens = 40;
   bool stop_at_eos = true;
   bool share = true;  // false: every cell runs its own prefill and decode (for measuring the planner)
+  // Store each cell's mean attention entropy per (attention layer, head) over its prompt and generated
+  // positions (niah_head_entropy). Cells stored before without it are computed again for it.
+  bool record_entropy = false;
   std::string command_line;
   int threads = 0;
   std::string device = "cpu";  // cpu, cuda, cuda:N

@@ -151,14 +151,30 @@ CREATE VIEW mmlu_accuracy AS
   GROUP BY config_key;
 )SQL";
 
+// Added in version 2; also what the upgrade of a version-1 file runs.
+const char* kHeadEntropySchema = R"SQL(
+CREATE TABLE niah_head_entropy (
+  cell_id INTEGER NOT NULL REFERENCES niah_cells (cell_id),
+  attention_layer INTEGER NOT NULL,
+  head INTEGER NOT NULL,
+  entropy_mean REAL NOT NULL,
+  prompt_entropy_mean REAL NOT NULL,
+  generation_entropy_mean REAL,
+  prompt_positions INTEGER NOT NULL,
+  generation_positions INTEGER NOT NULL,
+  PRIMARY KEY (cell_id, attention_layer, head)
+) WITHOUT ROWID;
+)SQL";
+
 std::string hostname() {
   char buf[256] = {0};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "";
   return buf;
 }
 
-// Checks an existing file through a read-only connection, which writes nothing.
-void check_existing(const std::string& path) {
+// Checks an existing file through a read-only connection, which writes nothing. Returns its schema
+// version (0 for an empty SQLite file, whose schema is still to be created).
+int check_existing(const std::string& path) {
   SqliteDb db(path, SqliteDb::Mode::ReadOnly);
   bool has_info = false;
   try {
@@ -172,21 +188,71 @@ void check_existing(const std::string& path) {
     HL_CHECK(n.int64(0) == 0, path,
              ": a SQLite database without hybridlens's schema_info table, so not a hybridlens results database "
              "(give another --db file)");
-    return;  // an empty SQLite file: the schema will be created
+    return 0;  // an empty SQLite file: the schema will be created
   }
   SqliteStatement s = db.prepare("SELECT schema_version, application FROM schema_info WHERE id = 1");
   HL_CHECK(s.step(), path, ": schema_info is empty; not a usable hybridlens results database");
   const int64_t version = s.int64(0);
   const std::string app = s.text(1);
   HL_CHECK(app == "hybridlens", path, ": a results database of \"", app, "\", not hybridlens");
-  HL_CHECK(version == kResultsSchemaVersion, path, ": results database schema version ", version,
-           ", but this hybridlens reads version ", kResultsSchemaVersion,
-           "; the file was left unchanged (give another --db file, or use the hybridlens that wrote it)");
+  HL_CHECK(version >= kOldestUpgradableSchemaVersion && version <= kResultsSchemaVersion, path,
+           ": results database schema version ", version, ", but this hybridlens reads version ",
+           kResultsSchemaVersion, " (and upgrades version ", kOldestUpgradableSchemaVersion,
+           "); the file was left unchanged (give another --db file, or use the hybridlens that wrote it)");
+  return int(version);
+}
+
+// Version 1 -> 2: adds niah_head_entropy. One transaction, re-checked inside it (another process may
+// have upgraded the file meanwhile); nothing stored is touched.
+void upgrade_v1(SqliteDb& db) {
+  SqliteTransaction t(db);
+  SqliteStatement v = db.prepare("SELECT schema_version FROM schema_info WHERE id = 1");
+  HL_CHECK(v.step(), db.path(), ": schema_info is empty; not a usable hybridlens results database");
+  const int64_t version = v.int64(0);
+  v.reset();
+  if (version == 1) {
+    db.exec(kHeadEntropySchema);
+    SqliteStatement u = db.prepare("UPDATE schema_info SET schema_version = ? WHERE id = 1");
+    u.bind(1, kResultsSchemaVersion).run();
+  }
+  t.commit();
 }
 
 bool is_empty_file(const std::string& path) {
   std::error_code ec;
   return fs::file_size(path, ec) == 0 && !ec;
+}
+
+// The rows of one cell's per-head entropy; the cell row (new or stored before) is found by its key.
+void insert_head_entropy(SqliteDb& db, const std::string& cell_key, const HeadEntropyRecord& e) {
+  const size_t n = size_t(e.attention_layers) * size_t(e.heads);
+  HL_CHECK(e.prompt_sum.size() == n && e.generation_sum.size() == n && e.prompt_positions > 0, db.path(),
+           ": per-head entropy of cell ", cell_key, " has ", e.prompt_sum.size(), " prompt and ",
+           e.generation_sum.size(), " generation sums for ", e.attention_layers, " x ", e.heads, " heads");
+  SqliteStatement id = db.prepare("SELECT cell_id FROM niah_cells WHERE cell_key = ?");
+  id.bind(1, cell_key);
+  HL_CHECK(id.step(), db.path(), ": cell ", cell_key, " vanished before its entropy was stored");
+  const int64_t cell_id = id.int64(0);
+  id.reset();
+  SqliteStatement s = db.prepare(
+      "INSERT INTO niah_head_entropy (cell_id, attention_layer, head, entropy_mean, prompt_entropy_mean, "
+      "generation_entropy_mean, prompt_positions, generation_positions) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT DO NOTHING");
+  const double positions = double(e.prompt_positions + e.generation_positions);
+  for (int l = 0; l < e.attention_layers; ++l)
+    for (int h = 0; h < e.heads; ++h) {
+      const size_t i = size_t(l) * size_t(e.heads) + size_t(h);
+      s.reset();
+      s.bind(1, cell_id).bind(2, l).bind(3, h);
+      s.bind(4, (e.prompt_sum[i] + e.generation_sum[i]) / positions);
+      s.bind(5, e.prompt_sum[i] / double(e.prompt_positions));
+      if (e.generation_positions > 0)
+        s.bind(6, e.generation_sum[i] / double(e.generation_positions));
+      else
+        s.bind_null(6);
+      s.bind(7, e.prompt_positions).bind(8, e.generation_positions);
+      s.run();
+    }
 }
 
 void bind_lens(SqliteStatement& s, const InterventionRecord& l) {
@@ -203,7 +269,12 @@ void bind_lens(SqliteStatement& s, const InterventionRecord& l) {
 }  // namespace
 
 const std::string& results_schema_sql() {
-  static const std::string s = kSchema;
+  static const std::string s = std::string(kSchema) + kHeadEntropySchema;
+  return s;
+}
+
+const std::string& results_schema_upgrade_v1_sql() {
+  static const std::string s = kHeadEntropySchema;
   return s;
 }
 
@@ -211,7 +282,7 @@ std::unique_ptr<ResultsDb> ResultsDb::open(const std::string& path) {
   HL_CHECK(!path.empty(), "--db: empty path");
   const bool exists = fs::exists(path);
   HL_CHECK(!exists || fs::is_regular_file(path), path, ": not a regular file (give a database file for --db)");
-  if (exists && !is_empty_file(path)) check_existing(path);
+  const int version = exists && !is_empty_file(path) ? check_existing(path) : 0;
   if (!exists) {
     const fs::path parent = fs::path(path).parent_path();
     std::error_code ec;
@@ -227,10 +298,15 @@ std::unique_ptr<ResultsDb> ResultsDb::open(const std::string& path) {
     HL_CHECK(wal.step() && wal.text(0) == "wal", path, ": cannot switch the database to WAL journaling");
   }
   db->exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  int upgraded_from = 0;
+  if (version > 0 && version < kResultsSchemaVersion) {
+    upgrade_v1(*db);
+    upgraded_from = version;
+  }
   if (!db->table_exists("schema_info")) {
     SqliteTransaction t(*db);
     if (!db->table_exists("schema_info")) {  // another process may have created it meanwhile
-      db->exec(kSchema);
+      db->exec(results_schema_sql());
       SqliteStatement s = db->prepare(
           "INSERT INTO schema_info (id, schema_version, application, created_at, created_by) "
           "VALUES (1, ?, 'hybridlens', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'hybridlens 0.1.0')");
@@ -238,16 +314,16 @@ std::unique_ptr<ResultsDb> ResultsDb::open(const std::string& path) {
     }
     t.commit();
   }
-  return std::unique_ptr<ResultsDb>(new ResultsDb(std::move(db)));
+  return std::unique_ptr<ResultsDb>(new ResultsDb(std::move(db), kResultsSchemaVersion, upgraded_from));
 }
 
 std::unique_ptr<ResultsDb> ResultsDb::open_readonly(const std::string& path) {
   HL_CHECK(fs::is_regular_file(path), path, ": no such results database");
   HL_CHECK(!is_empty_file(path), path, ": empty file, not a results database");
-  check_existing(path);
+  const int version = check_existing(path);
   auto db = std::make_unique<SqliteDb>(path, SqliteDb::Mode::ReadOnly);
   HL_CHECK(db->table_exists("schema_info"), path, ": not a hybridlens results database (no schema_info table)");
-  return std::unique_ptr<ResultsDb>(new ResultsDb(std::move(db)));
+  return std::unique_ptr<ResultsDb>(new ResultsDb(std::move(db), version, 0));
 }
 
 ModelRecord describe_model(const std::string& dir, const ModelInfo& info) {
@@ -318,6 +394,11 @@ std::unordered_set<std::string> keys_of(SqliteDb& db, const char* sql) {
 }  // namespace
 
 std::unordered_set<std::string> ResultsDb::niah_keys() { return keys_of(*db_, "SELECT cell_key FROM niah_cells"); }
+std::unordered_set<std::string> ResultsDb::niah_keys_with_entropy() {
+  return keys_of(*db_,
+                 "SELECT cell_key FROM niah_cells c WHERE c.heads = 0 OR EXISTS "
+                 "(SELECT 1 FROM niah_head_entropy e WHERE e.cell_id = c.cell_id)");
+}
 std::unordered_set<std::string> ResultsDb::mmlu_keys() { return keys_of(*db_, "SELECT item_key FROM mmlu_items"); }
 
 void ResultsDb::insert_niah_cell(const NiahCellRecord& c) {
@@ -356,6 +437,7 @@ void ResultsDb::insert_niah_cell(const NiahCellRecord& c) {
   s.bind(":prefill_seconds", c.prefill_seconds).bind(":fork_seconds", c.fork_seconds);
   s.bind(":decode_seconds", c.decode_seconds);
   s.run();
+  if (c.head_entropy.recorded()) insert_head_entropy(*db_, c.cell_key, c.head_entropy);
   t.commit();
 }
 

@@ -14,7 +14,10 @@
 
 namespace hl {
 
-inline constexpr int kResultsSchemaVersion = 1;
+// Version 2 added niah_head_entropy. A version-1 file is read as it is (it has no entropy) and upgraded
+// in place to version 2 when opened for writing (one transaction that only adds the table).
+inline constexpr int kResultsSchemaVersion = 2;
+inline constexpr int kOldestUpgradableSchemaVersion = 1;
 
 // One checkpoint as the results refer to it.
 struct ModelRecord {
@@ -38,6 +41,15 @@ struct InterventionRecord {
   std::string prefill_manipulation = "keep";
   std::string generation_manipulation = "keep";
   bool binary_layer_mean = false;
+};
+
+// Per-head attention entropy of one NIAH cell (niah --record-entropy): sums over positions, in nats,
+// per (attention layer, head), row-major [attention_layers, heads].
+struct HeadEntropyRecord {
+  int attention_layers = 0, heads = 0;  // 0: nothing recorded
+  int64_t prompt_positions = 0, generation_positions = 0;
+  std::vector<double> prompt_sum, generation_sum;
+  bool recorded() const { return attention_layers > 0 && heads > 0; }
 };
 
 struct NiahCellRecord {
@@ -69,6 +81,8 @@ struct NiahCellRecord {
   bool prefill_shared = false;
   bool decode_shared = false;
   double prefill_seconds = 0, fork_seconds = 0, decode_seconds = 0;
+  // optional: stored in niah_head_entropy with the cell when recorded()
+  HeadEntropyRecord head_entropy;
 };
 
 struct MmluItemRecord {
@@ -89,18 +103,29 @@ struct MmluItemRecord {
 class ResultsDb {
  public:
   // Opens `path`, creating it (and its directory) when absent. An existing file is first checked
-  // through a read-only connection: not SQLite, not a hybridlens store, or another schema version ->
-  // hl::Error, and the file is left byte-for-byte as it was.
+  // through a read-only connection: not SQLite, not a hybridlens store, or a schema version other than
+  // 1 or 2 -> hl::Error, and the file is left byte-for-byte as it was. A version-1 file is upgraded to
+  // version 2 in one transaction that adds niah_head_entropy (upgraded_from() then says 1).
   static std::unique_ptr<ResultsDb> open(const std::string& path);
-  // Opens an existing store read-only (export, report); same checks.
+  // Opens an existing store read-only (export, report); same checks, but a version-1 file is read as it
+  // is (schema_version() says 1; it has no niah_head_entropy table).
   static std::unique_ptr<ResultsDb> open_readonly(const std::string& path);
+
+  int schema_version() const { return schema_version_; }
+  // The version the file had before open() upgraded it; 0 when it was not upgraded.
+  int upgraded_from() const { return upgraded_from_; }
+  bool has_head_entropy() { return db_->table_exists("niah_head_entropy"); }
 
   int64_t begin_run(const std::string& kind, const std::string& command_line, int threads);
   void finish_run(int64_t run_id, int64_t planned, int64_t skipped, int64_t done);
   int64_t model_id(const ModelRecord& m);
 
   std::unordered_set<std::string> niah_keys();
-  // Inserts one cell in its own transaction; a key already present is left as it is.
+  // Keys of cells that have their per-head entropy stored, or whose model has no attention heads.
+  std::unordered_set<std::string> niah_keys_with_entropy();
+  // Inserts one cell in its own transaction; a key already present is left as it is. A recorded
+  // head_entropy goes into niah_head_entropy in the same transaction (also for a cell stored before
+  // without one; rows already present are left as they are).
   void insert_niah_cell(const NiahCellRecord& c);
 
   std::unordered_set<std::string> mmlu_keys();
@@ -110,11 +135,16 @@ class ResultsDb {
   const std::string& path() const { return db_->path(); }
 
  private:
-  explicit ResultsDb(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  ResultsDb(std::unique_ptr<SqliteDb> db, int version, int upgraded_from)
+      : db_(std::move(db)), schema_version_(version), upgraded_from_(upgraded_from) {}
   std::unique_ptr<SqliteDb> db_;
+  int schema_version_ = kResultsSchemaVersion;
+  int upgraded_from_ = 0;
 };
 
 // The DDL of schema version kResultsSchemaVersion (tables, indexes, views), for docs and tests.
 const std::string& results_schema_sql();
+// What the upgrade from version 1 to 2 runs (besides setting schema_version).
+const std::string& results_schema_upgrade_v1_sql();
 
 }  // namespace hl
