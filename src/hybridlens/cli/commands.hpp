@@ -12,5 +12,6 @@ void add_heads(CLI::App& app);
 void add_niah(CLI::App& app);
 void add_mmlu(CLI::App& app);
 void add_export(CLI::App& app);
+void add_report(CLI::App& app);
 
 }  // namespace hl::cli

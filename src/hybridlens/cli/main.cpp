@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   hl::cli::add_niah(app);
   hl::cli::add_mmlu(app);
   hl::cli::add_export(app);
+  hl::cli::add_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -7,23 +7,12 @@
 
 #include "hybridlens/core/error.hpp"
 #include "hybridlens/io/atomic_file.hpp"
+#include "hybridlens/report/svg_text.hpp"
 
 namespace hl {
 namespace {
 
-std::string escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string escape(const std::string& s) { return svg_escape(s); }
 
 }  // namespace
 
@@ -45,12 +34,16 @@ std::string heatmap_svg(const Heatmap& h) {
   HL_CHECK(h.values.size() == R * C, "heatmap \"", h.title, "\": ", h.values.size(), " values for ", R, " x ", C, " cells");
   const int cell = std::clamp(int(560 / std::max<size_t>(C, 1)), 14, 48);
   const int left = 90, top = 50, bar = 18;
-  const int w = left + int(C) * cell + 100, ht = top + int(R) * cell + 60;
+  // Wide enough for the title (about 8 px per character at 14 px bold) and the subtitle.
+  const int w = std::max({left + int(C) * cell + 100, left + 12 + int(h.title.size()) * 8, left + 12 + int(h.subtitle.size()) * 6});
+  const int ht = top + int(R) * cell + 60;
   const double span = h.vmax > h.vmin ? h.vmax - h.vmin : 1;
   std::ostringstream s;
   s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << ht << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s << "<text x=\"" << left << "\" y=\"22\" font-size=\"14\" font-weight=\"bold\">" << escape(h.title) << "</text>\n";
+  if (!h.subtitle.empty())
+    s << "<text x=\"" << left << "\" y=\"38\" fill=\"#444444\">" << escape(h.subtitle) << "</text>\n";
   for (size_t r = 0; r < R; ++r) {
     s << "<text x=\"" << left - 6 << "\" y=\"" << top + int(r) * cell + cell / 2 + 4 << "\" text-anchor=\"end\">"
       << escape(h.row_labels[r]) << "</text>\n";

@@ -8,6 +8,7 @@ namespace hl {
 
 struct Heatmap {
   std::string title;
+  std::string subtitle;  // a smaller second line under the title (may be empty)
   std::string row_axis, col_axis;
   std::vector<std::string> row_labels, col_labels;
   std::vector<double> values;  // row-major [rows, cols]; NaN cells are drawn grey
