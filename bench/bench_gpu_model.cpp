@@ -1,0 +1,121 @@
+// The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens, decode ms/token after
+// a 4096-token prefill, and one NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0),
+// with entropy recording (1) and with entropy top-2 selection in prefill and generation (2). Skipped
+// without a CUDA device. Same checkpoint as bench_model.cpp (HL_BENCH_MODEL_DIR, written on first use).
+//
+//   build-cuda/hl_bench --benchmark_filter=Gpu2b
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+#include "hybridlens/backend/make_backend.hpp"
+#include "hybridlens/lens/lens.hpp"
+#include "hybridlens/model/generate.hpp"
+#include "hybridlens/model/random_checkpoint.hpp"
+#include "hybridlens/model/registry.hpp"
+
+namespace hl::bench {
+namespace {
+
+struct Gpu2b {
+  std::string why;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Model> model;
+
+  Gpu2b() {
+    if (cuda_device_count(&why) == 0) return;
+    const char* env = std::getenv("HL_BENCH_MODEL_DIR");
+    const std::string dir = env ? env : "build/bench-rg2b";
+    if (!std::filesystem::exists(dir + "/model.safetensors")) {
+      std::cerr << "writing a 2b-shaped random checkpoint to " << dir << " ...\n";
+      RandomCheckpointOptions o;
+      o.preset = "2b";
+      o.out_dir = dir;
+      write_random_checkpoint(o);
+    }
+    backend = make_backend(Device{DeviceKind::CUDA, 0});
+    model = load_model(dir, *backend);
+    DecodeState st = model->new_state();  // warm-up: module loading, cuBLAS heuristics, the memory pool
+    const std::vector<int32_t> warm(600, 5);
+    model->forward(st, warm, Phase::Prefill, LogitsWanted::Last);
+  }
+};
+
+Gpu2b& the2b() {
+  static Gpu2b b;
+  return b;
+}
+
+std::vector<int32_t> ids(int n) {
+  std::mt19937 rng(1);
+  std::vector<int32_t> v{2};
+  while (int(v.size()) < n) v.push_back(int32_t(3 + rng() % 255000));
+  return v;
+}
+
+std::unique_ptr<Lens> make_lens(int mode, const ModelInfo& info) {
+  if (mode == 0) return nullptr;
+  LensPlan p;
+  p.record_entropy = true;
+  if (mode == 2) {
+    p.keep_k = 2;
+    p.sparsify = SparsifyPhase::Both;
+  }
+  return std::make_unique<Lens>(p, info.attention_layers(), info.heads);
+}
+
+bool skip(benchmark::State& state, Gpu2b& b) {
+  if (b.model) return false;
+  state.SkipWithError(("no CUDA device: " + b.why).c_str());
+  return true;
+}
+
+void BM_Gpu2b_Prefill4096(benchmark::State& state) {
+  Gpu2b& b = the2b();
+  if (skip(state, b)) return;
+  const auto prompt = ids(4096);
+  for (auto _ : state) {
+    auto lens = make_lens(int(state.range(0)), b.model->info());
+    DecodeState st = b.model->new_state();
+    benchmark::DoNotOptimize(b.model->forward(st, prompt, Phase::Prefill, LogitsWanted::Last, lens.get()));
+  }
+  state.counters["tokens_per_s"] = benchmark::Counter(4096.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Gpu2b_Decode(benchmark::State& state) {
+  Gpu2b& b = the2b();
+  if (skip(state, b)) return;
+  auto lens = make_lens(int(state.range(0)), b.model->info());
+  DecodeState st = b.model->new_state();
+  b.model->forward(st, ids(4096), Phase::Prefill, LogitsWanted::Last, lens.get());
+  int32_t tok[1] = {17};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(b.model->forward(st, tok, Phase::Generation, LogitsWanted::Last, lens.get()));
+    tok[0] = (tok[0] * 31 + 7) % 250000;
+  }
+  state.counters["tokens_per_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Gpu2b_NiahCell(benchmark::State& state) {
+  Gpu2b& b = the2b();
+  if (skip(state, b)) return;
+  const auto prompt = ids(4096);
+  for (auto _ : state) {
+    auto lens = make_lens(int(state.range(0)), b.model->info());
+    GenerateOptions g;
+    g.max_new_tokens = 40;
+    g.stop_at_eos = false;
+    g.lens = lens.get();
+    benchmark::DoNotOptimize(generate_greedy(*b.model, prompt, g));
+  }
+}
+
+BENCHMARK(BM_Gpu2b_Prefill4096)->Arg(0)->Arg(1)->Arg(2)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gpu2b_Decode)->Arg(0)->Arg(1)->Arg(2)->Iterations(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gpu2b_NiahCell)->Arg(0)->Arg(2)->Iterations(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace hl::bench
