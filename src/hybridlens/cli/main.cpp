@@ -4,9 +4,11 @@
 #include <iostream>
 
 #include "hybridlens/cli/commands.hpp"
+#include "hybridlens/cli/omp_environment.hpp"
 #include "hybridlens/core/error.hpp"
 
 int main(int argc, char** argv) {
+  hl::cli::prefer_passive_openmp_waiting(argv);
   CLI::App app{"hybridlens: run and dissect hybrid state-space/attention language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hybridlens 0.1.0");
