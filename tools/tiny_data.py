@@ -19,6 +19,7 @@ import random
 import re
 
 PROMPT_PREFIX = "CONTEXT: "
+P_RANDOM_NEEDLE = 0.6  # share of training needles made of random haystack words (the rest: templates)
 PROMPT_MIDDLE = "\n\nQUESTION: "
 PROMPT_SUFFIX = "\n\nANSWER: Here is the most relevant sentence in the context: "
 NOISE_SENTENCES = ["The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.",
@@ -475,13 +476,61 @@ def needle_templates():
     return T
 
 
+def word_list(docs):
+    """Lower-case alphabetic words of the haystack (3..12 letters), sorted: the material of random needles."""
+    words = set()
+    for s in haystack_sentences(docs):
+        for w in re.findall(r"[A-Za-z]+", s):
+            if 3 <= len(w) <= 12 and w.islower():
+                words.add(w)
+    return sorted(words)
+
+
+def random_needle(r, words):
+    """A needle whose content the language model cannot guess: random haystack words in the sentence shapes of
+    NIAH needles ("The X is Y." asked as "What is the X?").  Only copying from the context answers it."""
+    def ws(lo, hi):
+        return " ".join(r.choice(words) for _ in range(r.randint(lo, hi)))
+
+    subj = ws(1, 3)
+    pred = ws(2, 7)
+    form = r.randrange(7)
+    if form == 0:
+        return "The %s is %s." % (subj, pred), "What is the %s?" % subj
+    if form == 1:
+        n = person_name(r)
+        return "The %s of %s is %s." % (subj, n, pred), "What is the %s of %s?" % (subj, n)
+    if form == 2:
+        n = titled(r)
+        return "%s's %s is %s." % (n, subj, pred), "What is %s's %s?" % (n, subj)
+    if form == 3:
+        p = place_name(r)
+        return "The %s in %s is %s." % (subj, p, pred), "What is the %s in %s?" % (subj, p)
+    if form == 4:
+        v = ws(2, 4)
+        return "The best time to %s is %s." % (v, pred), "When is the best time to %s?" % v
+    if form == 5:
+        s2 = ws(1, 2)
+        return "The %s to the %s is %s." % (subj, s2, pred), "What is the %s to the %s?" % (subj, s2)
+    n = person_name(r)
+    return "%s %s %s." % (n, ws(1, 1) + "s", pred), "What does %s do?" % n
+
+
 class NeedleGen:
-    def __init__(self, banned):
+    def __init__(self, banned, words=None, p_random=0.0):
         self.templates = needle_templates()
         self.banned = banned
+        self.words = words
+        self.p_random = p_random if words else 0.0
 
     def sample(self, rng, exclude_template=None):
         for _ in range(100):
+            if self.p_random and rng.random() < self.p_random:
+                i = -1
+                needle, question = random_needle(rng, self.words)
+                if self.banned.hit(needle) or self.banned.hit(question):
+                    continue
+                return i, needle, question
             i = rng.randrange(len(self.templates))
             if i == exclude_template and len(self.templates) > 1:
                 continue
@@ -637,7 +686,7 @@ class BatchMaker:
         self.docs = load_haystack(hay_dir)
         self.hay = Haystack(self.docs, self.sp)
         self.banned = Banned(banned_phrases(load_heldout(heldout_path)))
-        self.gen = NeedleGen(self.banned)
+        self.gen = NeedleGen(self.banned, word_list(self.docs), p_random=P_RANDOM_NEEDLE)
         self.seed = seed
         self.noise = [(("" if i == 0 else " "), s, len(self.sp.encode(" " + s))) for i, s in enumerate(NOISE_SENTENCES)]
 

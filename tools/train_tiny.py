@@ -8,13 +8,13 @@ What it does (everything seeded; the data stream is identical for the three mode
   1. trains one SentencePiece tokenizer (BPE, 1024 pieces, digits split, byte fallback, Gemma-style ids
      pad 0 / eos 1 / bos 2 / unk 3) on the built-in haystack (data/haystack) and generated needle text;
   2. trains, concurrently (one process each, one GPU), with the transformers classes themselves:
-       griffin  RecurrentGemmaForCausalLM  (recurrent, recurrent, attention) x 3, local attention window 64
+       griffin  RecurrentGemmaForCausalLM  (recurrent, recurrent, attention) x 3, local attention window 256
        jamba    JambaForCausalLM           Mamba + GQA attention + 4-expert top-2 MoE
        mamba    MambaForCausalLM           the no-attention control
      on generated documents: haystack text with needles inserted at sentence boundaries followed by
      hybridlens's NIAH question/answer template (loss weighted toward the answer), plus plain haystack text;
   3. evaluates each model with transformers (greedy, 40 new tokens, METHOD.md scoring) on the held-out needles of
-     data/needles.jsonl at several context lengths (up to 4x the griffin window) and depths, with all heads and
+     data/needles.jsonl at several context lengths (up to 2x the griffin window) and depths, with all heads and
      with every attention output zeroed before o_proj (bias kept);
   4. writes DIR/<model>/{config.json, model.safetensors (bf16), tokenizer.model, MODEL_CARD.md, metrics.json,
      train.log} and DIR/summary.json.
@@ -56,21 +56,22 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 VOCAB = 1024
 SEED = 1234
-EVAL_LENGTHS = [64, 128, 192, 256]  # context tokens (haystack + needle); the griffin window is 64
-EVAL_DEPTHS = [0.0, 0.25, 0.5, 0.75, 1.0]
+EVAL_LENGTHS = [64, 256, 512]  # context tokens (haystack + needle); the griffin window is 256
+EVAL_DEPTHS = [0.0, 0.5, 1.0]  # a quick check here; the full grids are measured with hybridlens (docs/models.md)
 MAX_NEW = 40
+MAX_TRAIN_CTX = 480  # longest training context (tokens); evaluation goes to 512
 
 MODELS = {
     "griffin": dict(
         dirname="tiny-griffin", cls="RecurrentGemmaForCausalLM", cfg_cls="RecurrentGemmaConfig", lr=2e-3, batch=128,
         cfg=dict(hidden_size=192, intermediate_size=384, num_hidden_layers=9, num_attention_heads=4,
-                 num_key_value_heads=1, lru_width=256, attention_window_size=64, conv1d_width=4,
+                 num_key_value_heads=1, lru_width=256, attention_window_size=256, conv1d_width=4,
                  logits_soft_cap=30.0, rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh",
                  partial_rotary_factor=0.5, rope_theta=10000.0, block_types=["recurrent", "recurrent", "attention"],
                  attention_bias=False, tie_word_embeddings=True),
     ),
     "jamba": dict(
-        dirname="tiny-jamba", cls="JambaForCausalLM", cfg_cls="JambaConfig", lr=2e-3, batch=96,
+        dirname="tiny-jamba", cls="JambaForCausalLM", cfg_cls="JambaConfig", lr=2e-3, batch=128,
         cfg=dict(hidden_size=128, intermediate_size=256, num_hidden_layers=6, num_attention_heads=4,
                  num_key_value_heads=2, attn_layer_period=3, attn_layer_offset=2, num_experts=4,
                  num_experts_per_tok=2, expert_layer_period=2, expert_layer_offset=1, mamba_d_state=16,
@@ -79,7 +80,7 @@ MODELS = {
                  max_position_embeddings=4096),
     ),
     "mamba": dict(
-        dirname="tiny-mamba", cls="MambaForCausalLM", cfg_cls="MambaConfig", lr=2e-3, batch=64,
+        dirname="tiny-mamba", cls="MambaForCausalLM", cfg_cls="MambaConfig", lr=2e-3, batch=48,
         cfg=dict(hidden_size=192, num_hidden_layers=8, state_size=16, expand=2, conv_kernel=4, use_bias=False,
                  use_conv_bias=True, time_step_rank="auto", layer_norm_epsilon=1e-5, tie_word_embeddings=True),
     ),
@@ -607,7 +608,7 @@ def child_main(args):
     heldout_path = os.path.join(ROOT, "data", "needles.jsonl")
     smoke = args.smoke
     batch_size = 8 if smoke else (args.batch or MODELS[name]["batch"])
-    sched = td.LengthSchedule(16, 64 if smoke else 96, 64 if smoke else 288, 1 if smoke else 400)
+    sched = td.LengthSchedule(16, 64 if smoke else 96, 64 if smoke else MAX_TRAIN_CTX, 1 if smoke else 600)
     # data workers first (fork before CUDA is initialised)
     ctx = mp.get_context("fork")
     nw = 1 if smoke else args.workers
@@ -655,7 +656,11 @@ def child_main(args):
     model = model_cls(cfg).float()
     if args.init_from:
         src = os.path.join(args.init_from, MODELS[name]["dirname"], "state_f32.pt")
-        sd = torch.load(src, map_location="cpu")
+        if os.path.exists(src):
+            sd = torch.load(src, map_location="cpu")
+        else:  # a shipped checkpoint directory (models/): its bf16 safetensors, widened to fp32
+            src = os.path.join(args.init_from, MODELS[name]["dirname"])
+            sd = model_cls.from_pretrained(src, dtype=torch.float32).state_dict()
         missing, unexpected = model.load_state_dict(sd, strict=False)
         metrics["notes"].append("initialised from %s (missing %s, unexpected %s)" % (src, missing, unexpected))
     model.to(dev)
@@ -679,6 +684,9 @@ def child_main(args):
         chk = {"ok": False, "error": repr(e)[:500], "traceback": traceback.format_exc()[-2000:],
                "action": "fast scan DISABLED (error)"}
     metrics["checks"]["fast_scan"] = chk
+    # TF32 matrix products for the training steps only (after the exact fp32 check above; evaluation is fp32 again)
+    torch.backends.cuda.matmul.allow_tf32 = not smoke
+    torch.backends.cudnn.allow_tf32 = not smoke
     log(name, "fast scan check:", json.dumps({k: v for k, v in chk.items() if k != "traceback"}))
 
     sp = spm.SentencePieceProcessor(model_file=args.tokenizer)
@@ -688,7 +696,7 @@ def child_main(args):
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (decay if p.ndim >= 2 and "embed" not in n else no_decay).append(p)
-    lr = MODELS[name]["lr"]
+    lr = args.lr or MODELS[name]["lr"]
     opt_kw = dict(lr=lr, betas=(0.9, 0.95), eps=1e-8)
     groups = [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}]
     try:
@@ -715,7 +723,7 @@ def child_main(args):
     train_deadline = deadline - (args.eval_reserve if not smoke else 0)
     mini_points = [0.5] if not smoke else [0.5]
     mini_done = set()
-    mini_cases = [c for c in ev.grid if c["depth"] == 0.5 and c["length"] in (64, 192)] if not smoke else ev.grid[:2]
+    mini_cases = [c for c in ev.grid if c["depth"] == 0.5 and c["length"] in (64, 256)] if not smoke else ev.grid[:2]
     curve = []
     acc_t = torch.zeros(6, device=dev)  # loss*w, w, ans_ce, ans_n, lm_ce, lm_n
     model.train()
@@ -775,6 +783,8 @@ def child_main(args):
     train_s = time.time() - t_train
     for p in procs:
         p.terminate()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     metrics["training"] = {"steps": step, "batch_size": batch_size, "lr_peak": lr, "warmup_steps": warmup,
                            "schedule": "cosine to %g x peak, %s-based" % (min_frac, "step" if args.steps else "time"),
                            "optimizer": "AdamW(betas 0.9/0.95, weight decay 0.05 on matrices), grad clip 1.0",
@@ -1009,12 +1019,16 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="fixed step count (default: as many as the budget allows)")
     ap.add_argument("--batch", type=int, default=0, help="batch size (default: per model, MODELS[...]['batch'])")
     ap.add_argument("--p-plain", type=float, default=0.2, help="share of plain-text (language-model) examples")
-    ap.add_argument("--workers", type=int, default=4, help="batch-making processes per model")
+    ap.add_argument("--workers", type=int, default=6, help="batch-making processes per model")
     ap.add_argument("--data-seed", type=int, default=SEED)
     ap.add_argument("--init-from", default="", help="a previous --out: continue from its state_f32.pt")
     ap.add_argument("--passed", default="", help="print the models of a previous --out whose run passed, and exit")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     ap.add_argument("--tokenizer", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--lr", type=float, default=0.0, help="peak learning rate (default: per model)")
+    ap.add_argument("--tokenizer-from", default="", help="use this tokenizer.model instead of training one")
+    ap.add_argument("--gpus", default="", help="GPU index per model in the order of --models, e.g. 0,1,1 "
+                    "(default: every model on the one visible GPU)")
     ap.add_argument("--deadline", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.passed:
@@ -1034,7 +1048,12 @@ def main():
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
     log("train_tiny:", " ".join(sys.argv))
-    tok = train_tokenizer(os.path.join(args.out, "tokenizer"), SEED)
+    if args.tokenizer_from:  # keep the ids of the checkpoints that --init-from continues
+        os.makedirs(os.path.join(args.out, "tokenizer"), exist_ok=True)
+        tok = os.path.join(args.out, "tokenizer", "tokenizer.model")
+        shutil.copyfile(args.tokenizer_from, tok)
+    else:
+        tok = train_tokenizer(os.path.join(args.out, "tokenizer"), SEED)
     log("tokenizer trained: %s (%.1f s)" % (tok, time.time() - t0))
     deadline = t0 + args.budget_s
     names = [n for n in args.models.split(",") if n]
@@ -1045,13 +1064,16 @@ def main():
         cmd = [sys.executable, os.path.abspath(__file__), "--child", n, "--out", args.out, "--tokenizer", tok,
                "--deadline", repr(deadline), "--eval-reserve", str(args.eval_reserve), "--batch", str(args.batch),
                "--workers", str(args.workers), "--data-seed", str(args.data_seed), "--steps", str(args.steps),
-               "--p-plain", str(args.p_plain)]
+               "--p-plain", str(args.p_plain), "--lr", str(args.lr)]
         if args.smoke:
             cmd.append("--smoke")
         if args.init_from:
             cmd += ["--init-from", args.init_from]
         logf = open(os.path.join(d, "train.log"), "w")
-        procs[n] = (subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT), logf)
+        env = dict(os.environ)
+        if args.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = args.gpus.split(",")[names.index(n)]
+        procs[n] = (subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env), logf)
         log("started", n, "pid", procs[n][0].pid)
     hard = deadline + args.grace_s
     rcs = {}

@@ -34,8 +34,7 @@ fi
 
 if [ -n "$OK" ]; then
   NOW=$(date +%s)
-  BUDGET=$(( LIMIT_S - (NOW - T0) - 40 ))
-  [ $BUDGET -gt 430 ] && BUDGET=430
+  BUDGET=$(( LIMIT_S - (NOW - T0) - 25 ))
   echo "real run: models $OK, budget $BUDGET s" | tee -a "$OUT/train.log"
   python3 tools/train_tiny.py --out "$WORK/run" --models "$OK" --budget-s $BUDGET ${EXTRA:-} 2>&1 | tee -a "$OUT/train.log"
   for d in "$WORK"/run/tiny-*; do
