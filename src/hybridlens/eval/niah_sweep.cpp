@@ -441,17 +441,31 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
               model->forward(state, pr.p.ids, Phase::Prefill, LogitsWanted::Last, prefill_lens.get());
           const double prefill_s = seconds_since(t0);
           ++stats.prefills;
+          // Every decode of the group continues its own fork of the prefilled state (the last one the state
+          // itself); the forks then decode together, one batched forward per step.
+          std::vector<DecodeState> forks(decodes.size());
+          std::vector<DecodeState*> fork_ptrs;
+          std::vector<double> fork_seconds;
+          std::vector<std::unique_ptr<Lens>> lenses;
+          std::vector<GenerateOptions> opts;
           for (size_t di = 0; di < decodes.size(); ++di) {
-            const std::vector<size_t>& cells = *decodes[di];
             const bool last = di + 1 == decodes.size();
             const auto tf = std::chrono::steady_clock::now();
-            DecodeState forked = last ? DecodeState() : state.fork(*backend);
-            const double fork_s = last ? 0.0 : seconds_since(tf);
-            DecodeState& st = last ? state : forked;
-            const auto lens =
-                make_lens(m.interventions[cells.front()].plan, pr.p.needle, layers, info.heads, cfg.record_entropy);
-            g.lens = lens.get();
-            const GenerateResult r = continue_greedy(*model, st, logits, g);
+            if (!last) forks[di] = state.fork(*backend);
+            fork_seconds.push_back(last ? 0.0 : seconds_since(tf));
+            fork_ptrs.push_back(last ? &state : &forks[di]);
+            lenses.push_back(make_lens(m.interventions[decodes[di]->front()].plan, pr.p.needle, layers, info.heads,
+                                       cfg.record_entropy));
+            opts.push_back(g);
+            opts.back().lens = lenses.back().get();
+          }
+          const std::vector<std::span<const float>> last_logits(decodes.size(), std::span<const float>(logits));
+          const std::vector<GenerateResult> results = continue_greedy_batch(*model, fork_ptrs, last_logits, opts);
+          for (size_t di = 0; di < decodes.size(); ++di) {
+            const std::vector<size_t>& cells = *decodes[di];
+            const double fork_s = fork_seconds[di];
+            const auto& lens = lenses[di];
+            const GenerateResult& r = results[di];
             ++stats.decodes;
             const std::string text = decode_output(tok, r.new_ids);
             const NiahScore sc = score_output(text, *pr.needle);

@@ -1,5 +1,6 @@
 #include "hybridlens/model/generate.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace hl {
@@ -33,6 +34,65 @@ GenerateResult continue_greedy(Model& model, DecodeState& state, std::span<const
   }
   r.decode_seconds = seconds_since(t0);
   return r;
+}
+
+std::vector<GenerateResult> continue_greedy_batch(Model& model, std::span<DecodeState* const> states,
+                                                  std::span<const std::span<const float>> last_logits,
+                                                  std::span<const GenerateOptions> opts, size_t max_batch) {
+  const size_t B = states.size();
+  const int64_t V = model.info().vocab;
+  HL_CHECK(max_batch > 0, "continue_greedy_batch: max_batch must be positive");
+  HL_CHECK(last_logits.size() == B && opts.size() == B, "continue_greedy_batch: ", B, " states, ",
+           last_logits.size(), " logit rows and ", opts.size(), " option sets");
+  for (size_t b = 0; b < B; ++b)
+    HL_CHECK(int64_t(last_logits[b].size()) == V, "continue_greedy_batch: expected ", V, " logits for state ", b,
+             ", got ", last_logits[b].size());
+  std::vector<GenerateResult> results(B);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<size_t> active;       // states still decoding, in input order
+  std::vector<const float*> row(B); // each active state's latest logits
+  for (size_t b = 0; b < B; ++b) {
+    row[b] = last_logits[b].data();
+    if (opts[b].max_new_tokens > 0) active.push_back(b);
+  }
+  std::vector<std::vector<float>> logits;  // one per forward_batch call of the step
+  std::vector<DecodeState*> step_states;
+  std::vector<int32_t> step_ids;
+  std::vector<LensHook*> step_lenses;
+  while (!active.empty()) {
+    std::vector<size_t> next_active;
+    step_states.clear();
+    step_ids.clear();
+    step_lenses.clear();
+    for (size_t b : active) {
+      const GenerateOptions& opt = opts[b];
+      GenerateResult& r = results[b];
+      const int32_t next = argmax(row[b], V);
+      r.new_ids.push_back(next);
+      if (opt.on_token) opt.on_token(next);
+      if ((opt.stop_at_eos && next == model.info().eos_id) || int(r.new_ids.size()) == opt.max_new_tokens) {
+        r.decode_seconds = seconds_since(t0);
+        continue;
+      }
+      next_active.push_back(b);
+      step_states.push_back(states[b]);
+      step_ids.push_back(next);
+      step_lenses.push_back(opt.lens);
+    }
+    if (next_active.empty()) break;
+    logits.clear();
+    const std::span<DecodeState* const> all_states(step_states);
+    const std::span<const int32_t> all_ids(step_ids);
+    const std::span<LensHook* const> all_lenses(step_lenses);
+    for (size_t j0 = 0; j0 < next_active.size(); j0 += max_batch) {
+      const size_t n = std::min(max_batch, next_active.size() - j0);
+      logits.push_back(model.forward_batch(all_states.subspan(j0, n), all_ids.subspan(j0, n), Phase::Generation,
+                                           all_lenses.subspan(j0, n)));
+      for (size_t j = 0; j < n; ++j) row[next_active[j0 + j]] = logits.back().data() + int64_t(j) * V;
+    }
+    active = std::move(next_active);
+  }
+  return results;
 }
 
 GenerateResult generate_greedy(Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt) {

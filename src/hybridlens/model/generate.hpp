@@ -33,4 +33,13 @@ GenerateResult generate_greedy(Model& model, std::span<const int32_t> prompt, co
 GenerateResult continue_greedy(Model& model, DecodeState& state, std::span<const float> last_logits,
                                const GenerateOptions& opt);
 
+// Decodes greedily from several states at once, each as continue_greedy would from last_logits[b] with
+// opts[b] (its own lens, max_new_tokens, EOS stop), in one forward_batch per step: a state that stops
+// leaves the batch, the others go on. Each result's decode_seconds is the time until that state stopped.
+// A step with more than max_batch states runs as several forward_batch calls of at most max_batch: 8 keeps
+// the CPU backend's batched rows bit-identical to single rows (its GEMV kernel, cpu/linear_kernels.hpp).
+std::vector<GenerateResult> continue_greedy_batch(Model& model, std::span<DecodeState* const> states,
+                                                  std::span<const std::span<const float>> last_logits,
+                                                  std::span<const GenerateOptions> opts, size_t max_batch = 8);
+
 }  // namespace hl

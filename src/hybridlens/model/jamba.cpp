@@ -104,25 +104,42 @@ class Jamba final : public Model {
   std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
                              LensHook* lens) override {
     return chunked_forward(
-        st, c_.layers, c_.vocab, ids, wanted, [&](std::span<const int32_t> chunk) { return run_layers(st, chunk, phase, lens); },
+        st, c_.layers, c_.vocab, ids, wanted,
+        [&](std::span<const int32_t> chunk) {
+          DecodeState* one[1] = {&st};
+          LensHook* one_lens[1] = {lens};
+          return run_layers(one, chunk, phase, one_lens);
+        },
         [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
   }
 
+  std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
+                                   std::span<LensHook* const> lenses) override {
+    check_batch(states, ids, lenses, c_.layers, c_.vocab);
+    std::vector<float> logits;
+    if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
+    return logits;
+  }
+
  private:
-  Tensor run_layers(DecodeState& st, std::span<const int32_t> ids, Phase phase, LensHook* lens) {
-    const int64_t T = int64_t(ids.size()), D = c_.hidden;
-    const int64_t first = st.position;
-    Tensor x = be_.zeros(DType::F32, {T, D});
+  // State b owns rows [b*T, (b+1)*T) of the ids: row-wise operations (norms, projections, MLP, MoE routing
+  // per row) run once on all rows, the Mamba conv/scan and attention per state with its own state and lens.
+  // One state with T tokens is the plain forward pass, many states with one token each a batched decode step.
+  Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase phase,
+                    std::span<LensHook* const> lenses) {
+    const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden;
+    Tensor x = be_.zeros(DType::F32, {R, D});
     be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
-    Tensor h = be_.zeros(DType::F32, {T, D});
-    Tensor t = be_.zeros(DType::F32, {T, D});
+    Tensor h = be_.zeros(DType::F32, {R, D});
+    Tensor t = be_.zeros(DType::F32, {R, D});
+    std::vector<LayerState*> ls(sts.size());
     int attn_index = 0;
     for (int i = 0; i < c_.layers; ++i) {
       const Layer& l = layers_[size_t(i)];
-      LayerState& ls = st.layers[size_t(i)];
+      for (size_t b = 0; b < sts.size(); ++b) ls[b] = &sts[b]->layers[size_t(i)];
       be_.rms_norm(h, x, l.input_norm, c_.eps, false);
       if (l.attention)
-        attention_block(t, h, l, ls, attn_index++, first, phase, lens);
+        attention_block(t, h, l, sts, ls, T, attn_index++, phase, lenses);
       else
         mamba_mixer(be_, l.mixer, mixer_shape_, c_.eps, h, t, ls);
       be_.add_inplace(x, t);
@@ -133,7 +150,7 @@ class Jamba final : public Model {
         mlp(t, h, l.gate, l.up, l.down);
       be_.add_inplace(x, t);
     }
-    st.position = first + T;
+    for (DecodeState* st : sts) st->position += T;
     return x;
   }
 
@@ -173,29 +190,36 @@ class Jamba final : public Model {
     }
   }
 
-  void attention_block(Tensor& out, const Tensor& h, const Layer& l, LayerState& ls, int attn_index, int64_t first,
-                       Phase phase, LensHook* lens) {
-    const int64_t T = h.dim(0);
+  void attention_block(Tensor& out, const Tensor& h, const Layer& l, std::span<DecodeState* const> sts,
+                       std::span<LayerState* const> ls, int64_t T, int attn_index, Phase phase,
+                       std::span<LensHook* const> lenses) {
+    const int64_t R = h.dim(0);
     const int64_t qw = int64_t(c_.heads) * c_.head_dim, kw = int64_t(c_.kv_heads) * c_.head_dim;
-    Tensor q = be_.zeros(DType::F32, {T, qw});
-    Tensor k = be_.zeros(DType::F32, {T, kw});
-    Tensor v = be_.zeros(DType::F32, {T, kw});
-    Tensor o = be_.zeros(DType::F32, {T, qw});
+    Tensor q = be_.zeros(DType::F32, {R, qw});
+    Tensor k = be_.zeros(DType::F32, {R, kw});
+    Tensor v = be_.zeros(DType::F32, {R, kw});
+    Tensor o = be_.zeros(DType::F32, {R, qw});
     const Tensor none;
     be_.linear(q, h, l.q, none);
     be_.linear(k, h, l.k, none);
     be_.linear(v, h, l.v, none);
     // Jamba attention has no positional encoding at all: order comes from the Mamba layers.
-    reserve_kv(be_, ls.kv, first + T, kw);
     AttentionSpec spec;
     spec.heads = c_.heads;
     spec.kv_heads = c_.kv_heads;
     spec.head_dim = c_.head_dim;
     spec.window = 0;
     spec.scale = 1.0f / std::sqrt(float(c_.head_dim));
-    AttentionLens al;
-    const bool use_lens = lens && lens->configure(attn_index, c_.heads, first, T, phase, al);
-    be_.attention(o, q, k, v, ls.kv, spec, first, use_lens ? &al : nullptr);
+    for (size_t b = 0; b < sts.size(); ++b) {
+      const int64_t r0 = int64_t(b) * T, r1 = r0 + T, first = sts[b]->position;
+      KVCache& kv = ls[b]->kv;
+      reserve_kv(be_, kv, first + T, kw);
+      AttentionLens al;
+      LensHook* lens = lens_of(lenses, b);
+      const bool use_lens = lens && lens->configure(attn_index, c_.heads, first, T, phase, al);
+      Tensor o_b = o.rows(r0, r1);
+      be_.attention(o_b, q.rows(r0, r1), k.rows(r0, r1), v.rows(r0, r1), kv, spec, first, use_lens ? &al : nullptr);
+    }
     be_.linear(out, o, l.o, none);
   }
 

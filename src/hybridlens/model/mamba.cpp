@@ -37,23 +37,40 @@ class Mamba final : public Model {
   std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
                              LensHook* lens) override {
     return chunked_forward(
-        st, c_.layers, c_.vocab, ids, wanted, [&](std::span<const int32_t> chunk) { return run_layers(st, chunk); },
+        st, c_.layers, c_.vocab, ids, wanted,
+        [&](std::span<const int32_t> chunk) {
+          DecodeState* one[1] = {&st};
+          return run_layers(one, chunk);
+        },
         [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
   }
 
+  // Mamba has no attention, so lenses do nothing here, as in forward().
+  std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase,
+                                   std::span<LensHook* const> lenses) override {
+    check_batch(states, ids, lenses, c_.layers, c_.vocab);
+    std::vector<float> logits;
+    if (!states.empty()) append_logits(run_layers(states, ids), logits);
+    return logits;
+  }
+
  private:
-  Tensor run_layers(DecodeState& st, std::span<const int32_t> ids) {
-    const int64_t T = int64_t(ids.size()), D = c_.hidden;
-    Tensor x = be_.zeros(DType::F32, {T, D});
+  // State b owns rows [b*T, (b+1)*T) of the ids (see mamba_mixer): one state with T tokens is the plain
+  // forward pass, many states with one token each a batched decode step.
+  Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids) {
+    const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden;
+    Tensor x = be_.zeros(DType::F32, {R, D});
     be_.embed(x, w_.get("backbone.embeddings.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
-    Tensor h = be_.zeros(DType::F32, {T, D});
-    Tensor t = be_.zeros(DType::F32, {T, D});
+    Tensor h = be_.zeros(DType::F32, {R, D});
+    Tensor t = be_.zeros(DType::F32, {R, D});
+    std::vector<LayerState*> ls(sts.size());
     for (int i = 0; i < c_.layers; ++i) {
+      for (size_t b = 0; b < sts.size(); ++b) ls[b] = &sts[b]->layers[size_t(i)];
       be_.rms_norm(h, x, norms_[size_t(i)], c_.eps, false);
-      mamba_mixer(be_, mixers_[size_t(i)], shape_, c_.eps, h, t, st.layers[size_t(i)]);
+      mamba_mixer(be_, mixers_[size_t(i)], shape_, c_.eps, h, t, ls);
       be_.add_inplace(x, t);
     }
-    st.position += T;
+    for (DecodeState* st : sts) st->position += T;
     return x;
   }
 

@@ -64,17 +64,22 @@ LayerState new_mamba_layer_state(Backend& be, const MambaMixerShape& s) {
 }
 
 void mamba_mixer(Backend& be, const MambaMixerWeights& w, const MambaMixerShape& s, float eps, const Tensor& h,
-                 Tensor& out, LayerState& ls) {
-  const int64_t T = h.dim(0), Din = s.d_inner, N = s.d_state, R = s.dt_rank;
-  Tensor xs = be.zeros(DType::F32, {T, Din});     // in_proj x half
-  Tensor z = be.zeros(DType::F32, {T, Din});      // in_proj gate half
-  Tensor xc = be.zeros(DType::F32, {T, Din});     // after the causal conv and SiLU
-  Tensor dt = be.zeros(DType::F32, {T, R});
-  Tensor bm = be.zeros(DType::F32, {T, N});
-  Tensor cm = be.zeros(DType::F32, {T, N});
+                 Tensor& out, std::span<LayerState* const> states) {
+  const int64_t R = h.dim(0), Din = s.d_inner, N = s.d_state, DR = s.dt_rank;
+  const int64_t B = int64_t(states.size()), T = B > 0 ? R / B : 0;
+  HL_CHECK(B > 0 && T * B == R, "mamba_mixer: ", R, " rows do not split over ", B, " states");
+  Tensor xs = be.zeros(DType::F32, {R, Din});     // in_proj x half
+  Tensor z = be.zeros(DType::F32, {R, Din});      // in_proj gate half
+  Tensor xc = be.zeros(DType::F32, {R, Din});     // after the causal conv and SiLU
+  Tensor dt = be.zeros(DType::F32, {R, DR});
+  Tensor bm = be.zeros(DType::F32, {R, N});
+  Tensor cm = be.zeros(DType::F32, {R, N});
   be.linear(xs, h, w.in_x, w.in_x_bias);
   be.linear(z, h, w.in_z, w.in_z_bias);
-  be.conv1d_causal(xc, xs, w.conv_w, w.conv_b, ls.conv);
+  for (int64_t b = 0; b < B; ++b) {
+    Tensor xc_b = xc.rows(b * T, (b + 1) * T);
+    be.conv1d_causal(xc_b, xs.rows(b * T, (b + 1) * T), w.conv_w, w.conv_b, states[size_t(b)]->conv);
+  }
   be.activation(xc, xc, Activation::Silu);
   const Tensor none;
   be.linear(dt, xc, w.xp_dt, none);
@@ -88,8 +93,13 @@ void mamba_mixer(Backend& be, const MambaMixerWeights& w, const MambaMixerShape&
   Tensor delta = xs;  // the x half is no longer needed: reuse it for the time steps
   be.linear(delta, dt, w.dt_w, w.dt_b);
   be.activation(delta, delta, Activation::Softplus);
-  Tensor y = be.zeros(DType::F32, {T, Din});
-  be.selective_scan(y, xc, delta, w.A_log, bm, cm, w.D, ls.rec);
+  Tensor y = be.zeros(DType::F32, {R, Din});
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t r0 = b * T, r1 = r0 + T;
+    Tensor y_b = y.rows(r0, r1);
+    be.selective_scan(y_b, xc.rows(r0, r1), delta.rows(r0, r1), w.A_log, bm.rows(r0, r1), cm.rows(r0, r1), w.D,
+                      states[size_t(b)]->rec);
+  }
   be.activation_mul(y, z, y, Activation::Silu);  // y * silu(z)
   be.linear(out, y, w.out_w, w.out_b);
 }

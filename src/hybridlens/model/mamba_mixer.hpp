@@ -3,6 +3,7 @@
 // once per layer (row views where transformers splits a projection, never copies), its decode state and
 // its forward pass over backend operations. Jamba adds RMSNorms on dt, B and C; Mamba does not.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,10 +38,12 @@ MambaMixerWeights mamba_mixer_weights(const Weights& w, const std::string& prefi
 // conv [d_conv - 1, d_inner] and rec (the SSM state) [d_inner, d_state], both F32 zeros.
 LayerState new_mamba_layer_state(Backend& be, const MambaMixerShape& s);
 
-// out [T, hidden] = mixer(h [T, hidden]), continuing and updating the layer's conv and SSM states.
+// out [R, hidden] = mixer(h [R, hidden]) for several sequences side by side: with B = states.size(), state b
+// owns rows [b*R/B, (b+1)*R/B) and its conv and SSM states are continued and updated. The projections run
+// once on all rows; the conv and the scan run per state. One state is the plain forward pass.
 // `eps` is the epsilon of Jamba's dt/B/C norms.
 void mamba_mixer(Backend& be, const MambaMixerWeights& w, const MambaMixerShape& s, float eps, const Tensor& h,
-                 Tensor& out, LayerState& ls);
+                 Tensor& out, std::span<LayerState* const> states);
 
 // --- config.json values both SSM architectures read ----------------------------------------------------
 // A rank given as an integer or "auto" (= ceil(hidden / 16), as transformers).

@@ -35,4 +35,31 @@ std::vector<float> chunked_forward(DecodeState& state, int layers, int vocab, st
   return logits;
 }
 
+void check_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                 std::span<LensHook* const> lenses, int layers, int vocab) {
+  HL_CHECK(ids.size() == states.size(), "forward_batch: ", ids.size(), " ids for ", states.size(), " states");
+  HL_CHECK(lenses.empty() || lenses.size() == states.size(), "forward_batch: ", lenses.size(), " lenses for ",
+           states.size(), " states");
+  for (size_t b = 0; b < states.size(); ++b) {
+    HL_CHECK(states[b] != nullptr, "forward_batch: state ", b, " is null");
+    HL_CHECK(states[b]->layers.size() == size_t(layers), "decode state ", b, " has ", states[b]->layers.size(),
+             " layers, the model ", layers);
+    for (size_t c = 0; c < b; ++c)
+      HL_CHECK(states[c] != states[b], "forward_batch: state ", b, " is the same object as state ", c);
+  }
+  check_token_ids(ids, vocab);
+}
+
+std::vector<float> Model::forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                        Phase phase, std::span<LensHook* const> lenses) {
+  check_batch(states, ids, lenses, int(info().layer_kinds.size()), info().vocab);
+  std::vector<float> logits;
+  logits.reserve(states.size() * size_t(info().vocab));
+  for (size_t b = 0; b < states.size(); ++b) {
+    const std::vector<float> one = forward(*states[b], ids.subspan(b, 1), phase, LogitsWanted::Last, lens_of(lenses, b));
+    logits.insert(logits.end(), one.begin(), one.end());
+  }
+  return logits;
+}
+
 }  // namespace hl

@@ -44,6 +44,12 @@ std::vector<float> chunked_forward(DecodeState& state, int layers, int vocab, st
                                    const std::function<Tensor(std::span<const int32_t>)>& run_chunk,
                                    const std::function<void(const Tensor&, std::vector<float>&)>& append_logits);
 
+// Checks a forward_batch call: one id and one lens slot (lenses may also be empty: none) per state, every
+// state with `layers` layers, every id in the vocabulary. Returns the lens of state b (null for none).
+void check_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                 std::span<LensHook* const> lenses, int layers, int vocab);
+inline LensHook* lens_of(std::span<LensHook* const> lenses, size_t b) { return lenses.empty() ? nullptr : lenses[b]; }
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -53,6 +59,12 @@ class Model {
   // [rows, vocab]: no rows, the last position's, or every position's.
   virtual std::vector<float> forward(DecodeState& state, std::span<const int32_t> ids, Phase phase,
                                      LogitsWanted wanted, LensHook* lens = nullptr) = 0;
+  // One decode step for several independent states at once: state b consumes ids[b] (at its own
+  // position) under lenses[b] (lenses empty: no lens anywhere). Returns host logits [states, vocab].
+  // Architectures that batch run every row-wise operation once on [states, hidden] rows, so each weight is
+  // read once per step for all states; this default runs forward() state by state.
+  virtual std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                           Phase phase, std::span<LensHook* const> lenses);
   virtual Backend& backend() = 0;
 };
 

@@ -53,8 +53,21 @@ class RecurrentGemma final : public Model {
   std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
                              LensHook* lens) override {
     return chunked_forward(
-        st, c_.layers, c_.vocab, ids, wanted, [&](std::span<const int32_t> chunk) { return run_layers(st, chunk, phase, lens); },
+        st, c_.layers, c_.vocab, ids, wanted,
+        [&](std::span<const int32_t> chunk) {
+          DecodeState* one[1] = {&st};
+          LensHook* one_lens[1] = {lens};
+          return run_layers(one, chunk, phase, one_lens);
+        },
         [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
+  }
+
+  std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
+                                   std::span<LensHook* const> lenses) override {
+    check_batch(states, ids, lenses, c_.layers, c_.vocab);
+    std::vector<float> logits;
+    if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
+    return logits;
   }
 
  private:
@@ -62,23 +75,27 @@ class RecurrentGemma final : public Model {
     return w_.get("model.layers." + std::to_string(layer) + "." + name);
   }
 
-  Tensor run_layers(DecodeState& st, std::span<const int32_t> ids, Phase phase, LensHook* lens) {
-    const int64_t T = int64_t(ids.size()), D = c_.hidden, M = c_.intermediate / 2;
-    const int64_t first = st.position;
-    Tensor x = be_.zeros(DType::F32, {T, D});
+  // Runs several sequences side by side: state b owns rows [b*T, (b+1)*T) (its next T tokens, ids in the
+  // same order). Row-wise operations run once on all rows; the sequence mixing (conv, RG-LRU, rotary,
+  // attention) runs per state on its rows with its own state and lens. One state with T tokens is the
+  // plain forward pass; many states with one token each is a batched decode step.
+  Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase phase,
+                    std::span<LensHook* const> lenses) {
+    const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden, M = c_.intermediate / 2;
+    Tensor x = be_.zeros(DType::F32, {R, D});
     be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()),
               c_.embed_scale());
-    Tensor h = be_.zeros(DType::F32, {T, D});
-    Tensor t = be_.zeros(DType::F32, {T, D});
-    Tensor gate = be_.zeros(DType::F32, {T, M});
-    Tensor up = be_.zeros(DType::F32, {T, M});
+    Tensor h = be_.zeros(DType::F32, {R, D});
+    Tensor t = be_.zeros(DType::F32, {R, D});
+    Tensor gate = be_.zeros(DType::F32, {R, M});
+    Tensor up = be_.zeros(DType::F32, {R, M});
     int attn_index = 0;
     for (int i = 0; i < c_.layers; ++i) {
       be_.rms_norm(h, x, W(i, "temporal_pre_norm.weight"), c_.eps, true);
       if (c_.is_attention(i)) {
-        attention_block(t, h, st.layers[size_t(i)], i, attn_index++, first, phase, lens);
+        attention_block(t, h, sts, T, i, attn_index++, phase, lenses);
       } else {
-        recurrent_block(t, h, st.layers[size_t(i)], i, first);
+        recurrent_block(t, h, sts, T, i);
       }
       be_.add_inplace(x, t);
       be_.rms_norm(h, x, W(i, "channel_pre_norm.weight"), c_.eps, true);
@@ -88,54 +105,69 @@ class RecurrentGemma final : public Model {
       be_.linear(t, gate, W(i, "mlp_block.down_proj.weight"), W(i, "mlp_block.down_proj.bias"));
       be_.add_inplace(x, t);
     }
-    st.position = first + T;
+    for (DecodeState* st : sts) st->position += T;
     return x;
   }
 
-  void recurrent_block(Tensor& out, const Tensor& h, LayerState& ls, int i, int64_t first) {
-    const int64_t T = h.dim(0), L = c_.lru_width;
-    Tensor y = be_.zeros(DType::F32, {T, L});
-    Tensor u = be_.zeros(DType::F32, {T, L});
-    Tensor conv = be_.zeros(DType::F32, {T, L});
-    Tensor gx = be_.zeros(DType::F32, {T, L});
-    Tensor ga = be_.zeros(DType::F32, {T, L});
+  void recurrent_block(Tensor& out, const Tensor& h, std::span<DecodeState* const> sts, int64_t T, int i) {
+    const int64_t R = h.dim(0), L = c_.lru_width;
+    Tensor y = be_.zeros(DType::F32, {R, L});
+    Tensor u = be_.zeros(DType::F32, {R, L});
+    Tensor conv = be_.zeros(DType::F32, {R, L});
+    Tensor gx = be_.zeros(DType::F32, {R, L});
+    Tensor ga = be_.zeros(DType::F32, {R, L});
     be_.linear(y, h, W(i, "temporal_block.linear_y.weight"), W(i, "temporal_block.linear_y.bias"));
     be_.linear(u, h, W(i, "temporal_block.linear_x.weight"), W(i, "temporal_block.linear_x.bias"));
-    be_.conv1d_causal(conv, u, W(i, "temporal_block.conv_1d.weight"), W(i, "temporal_block.conv_1d.bias"), ls.conv);
+    for (size_t b = 0; b < sts.size(); ++b) {
+      Tensor conv_b = conv.rows(int64_t(b) * T, int64_t(b + 1) * T);
+      be_.conv1d_causal(conv_b, u.rows(int64_t(b) * T, int64_t(b + 1) * T), W(i, "temporal_block.conv_1d.weight"),
+                        W(i, "temporal_block.conv_1d.bias"), sts[b]->layers[size_t(i)].conv);
+    }
     be_.block_diag_linear(gx, conv, W(i, "temporal_block.rg_lru.input_gate_weight"),
                           W(i, "temporal_block.rg_lru.input_gate_bias"));
     be_.block_diag_linear(ga, conv, W(i, "temporal_block.rg_lru.recurrent_gate_weight"),
                           W(i, "temporal_block.rg_lru.recurrent_gate_bias"));
-    std::vector<int64_t> positions(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t) positions[size_t(t)] = first + t;
-    be_.rglru_scan(u, conv, gx, ga, W(i, "temporal_block.rg_lru.recurrent_param"), positions, ls.rec);
+    for (size_t b = 0; b < sts.size(); ++b) {
+      const int64_t r0 = int64_t(b) * T, r1 = r0 + T, first = sts[b]->position;
+      std::vector<int64_t> positions(static_cast<size_t>(T));
+      for (int64_t t = 0; t < T; ++t) positions[size_t(t)] = first + t;
+      Tensor u_b = u.rows(r0, r1);
+      be_.rglru_scan(u_b, conv.rows(r0, r1), gx.rows(r0, r1), ga.rows(r0, r1),
+                     W(i, "temporal_block.rg_lru.recurrent_param"), positions, sts[b]->layers[size_t(i)].rec);
+    }
     be_.activation_mul(u, y, u, Activation::GeluTanh);  // gelu(y branch) * rg_lru output
     be_.linear(out, u, W(i, "temporal_block.linear_out.weight"), W(i, "temporal_block.linear_out.bias"));
   }
 
-  void attention_block(Tensor& out, const Tensor& h, LayerState& ls, int i, int attn_index, int64_t first,
-                       Phase phase, LensHook* lens) {
-    const int64_t T = h.dim(0);
+  void attention_block(Tensor& out, const Tensor& h, std::span<DecodeState* const> sts, int64_t T, int i,
+                       int attn_index, Phase phase, std::span<LensHook* const> lenses) {
+    const int64_t R = h.dim(0);
     const int64_t qw = int64_t(c_.heads) * c_.head_dim, kw = int64_t(c_.kv_heads) * c_.head_dim;
-    Tensor q = be_.zeros(DType::F32, {T, qw});
-    Tensor k = be_.zeros(DType::F32, {T, kw});
-    Tensor v = be_.zeros(DType::F32, {T, kw});
-    Tensor o = be_.zeros(DType::F32, {T, qw});
+    Tensor q = be_.zeros(DType::F32, {R, qw});
+    Tensor k = be_.zeros(DType::F32, {R, kw});
+    Tensor v = be_.zeros(DType::F32, {R, kw});
+    Tensor o = be_.zeros(DType::F32, {R, qw});
     const Tensor none;
     be_.linear(q, h, W(i, "temporal_block.q_proj.weight"), none);
     be_.linear(k, h, W(i, "temporal_block.k_proj.weight"), none);
     be_.linear(v, h, W(i, "temporal_block.v_proj.weight"), none);
-    be_.rotary(q, c_.heads, c_.head_dim, c_.rot_dims(), c_.rope_theta, first);
-    be_.rotary(k, c_.kv_heads, c_.head_dim, c_.rot_dims(), c_.rope_theta, first);
     AttentionSpec spec;
     spec.heads = c_.heads;
     spec.kv_heads = c_.kv_heads;
     spec.head_dim = c_.head_dim;
     spec.window = c_.window;
     spec.scale = 1.0f / std::sqrt(float(c_.head_dim));
-    AttentionLens al;
-    const bool use_lens = lens && lens->configure(attn_index, c_.heads, first, T, phase, al);
-    be_.attention(o, q, k, v, ls.kv, spec, first, use_lens ? &al : nullptr);
+    for (size_t b = 0; b < sts.size(); ++b) {
+      const int64_t r0 = int64_t(b) * T, r1 = r0 + T, first = sts[b]->position;
+      Tensor q_b = q.rows(r0, r1), k_b = k.rows(r0, r1), o_b = o.rows(r0, r1);
+      be_.rotary(q_b, c_.heads, c_.head_dim, c_.rot_dims(), c_.rope_theta, first);
+      be_.rotary(k_b, c_.kv_heads, c_.head_dim, c_.rot_dims(), c_.rope_theta, first);
+      AttentionLens al;
+      LensHook* lens = lens_of(lenses, b);
+      const bool use_lens = lens && lens->configure(attn_index, c_.heads, first, T, phase, al);
+      be_.attention(o_b, q_b, k_b, v.rows(r0, r1), sts[b]->layers[size_t(i)].kv, spec, first,
+                    use_lens ? &al : nullptr);
+    }
     be_.linear(out, o, W(i, "temporal_block.o_proj.weight"), W(i, "temporal_block.o_proj.bias"));
   }
 
