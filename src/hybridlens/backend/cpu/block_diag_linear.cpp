@@ -6,11 +6,11 @@
 #include <cstring>
 #include <vector>
 
-#include "hybridlens/backend/cpu/checks.hpp"
 #include "hybridlens/backend/cpu/linear_kernels.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
 #include "hybridlens/backend/cpu/scratch.hpp"
 #include "hybridlens/backend/cpu/weights.hpp"
+#include "hybridlens/backend/op_checks.hpp"
 #include "hybridlens/core/parallel.hpp"
 
 namespace hl::cpu {
@@ -27,22 +27,8 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_f32(f
 }  // namespace
 
 void block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) {
-  constexpr const char* op = "block_diag_linear";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "out", out, 2);
-  check_weight(op, "w", w, 3);
-  check_same_shape(op, "out", out, "x", x);
+  checks::check_block_diag_linear_args(DeviceKind::CPU, out, x, w, b);
   const int64_t T = x.dim(0), C = x.dim(1), blocks = w.dim(0), bw = w.dim(1);
-  HL_CHECK(w.dim(2) == bw && blocks * bw == C, op, ": w ", w.describe(), " must be [blocks, bw, bw] with blocks * bw = ",
-           C, " for x ", x.describe());
-  if (b.defined()) {
-    check_weight(op, "b", b, 2);
-    HL_CHECK(b.dim(0) == blocks && b.dim(1) == bw, op, ": b ", b.describe(), " must be [", blocks, ", ", bw,
-             "] for w ", w.describe());
-    check_no_alias(op, "out", out, "b", b);
-  }
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "w", w);
   if (T == 0 || C == 0) return;
 
   const float* xs = x.data<float>();

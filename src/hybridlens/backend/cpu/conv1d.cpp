@@ -7,32 +7,15 @@
 #include "hybridlens/backend/cpu/checks.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
 #include "hybridlens/backend/cpu/weights.hpp"
+#include "hybridlens/backend/op_checks.hpp"
 #include "hybridlens/core/parallel.hpp"
 
 namespace hl::cpu {
 
 void conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& state) {
   constexpr const char* op = "conv1d_causal";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "out", out, 2);
-  check_defined(op, "w", w);
-  HL_CHECK(w.ndim() == 2 || (w.ndim() == 3 && w.dim(1) == 1), op, ": w must be [C, 1, width] or [C, width], got ",
-           w.describe());
-  check_weight(op, "w", w, w.ndim());
-  check_same_shape(op, "out", out, "x", x);
+  checks::check_conv1d_causal_args(DeviceKind::CPU, out, x, w, bias, state);
   const int64_t T = x.dim(0), C = x.dim(1), width = w.dim(-1);
-  HL_CHECK(w.dim(0) == C && width >= 1, op, ": w ", w.describe(), " must be [", C, ", 1, width >= 1] for x ",
-           x.describe());
-  if (bias.defined()) {
-    check_weight(op, "bias", bias, 1);
-    HL_CHECK(bias.dim(0) == C, op, ": bias ", bias.describe(), " must have ", C, " elements for x ", x.describe());
-  }
-  check_f32(op, "state", state, 2);
-  HL_CHECK(state.dim(0) == width - 1 && state.dim(1) == C, op, ": state ", state.describe(), " must be F32[",
-           width - 1, ", ", C, "] for w ", w.describe());
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "state", state);
-  check_no_alias(op, "state", state, "x", x);
   if (bias.defined()) check_no_alias(op, "out", out, "bias", bias);
   if (T == 0 || C == 0) return;
 

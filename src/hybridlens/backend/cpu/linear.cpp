@@ -1,30 +1,17 @@
 // linear: argument checks and the choice of kernel (linear_avx512.cpp, linear_portable.cpp).
 #include <algorithm>
 
-#include "hybridlens/backend/cpu/checks.hpp"
 #include "hybridlens/backend/cpu/isa.hpp"
 #include "hybridlens/backend/cpu/linear_kernels.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
 #include "hybridlens/backend/cpu/weights.hpp"
+#include "hybridlens/backend/op_checks.hpp"
 
 namespace hl::cpu {
 
 void linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) {
-  constexpr const char* op = "linear";
-  check_f32(op, "x", x, 2);
-  check_weight(op, "w", w, 2);
-  check_f32(op, "out", out, 2);
+  checks::check_linear_args(DeviceKind::CPU, out, x, w, bias);
   const int64_t T = x.dim(0), K = x.dim(1), N = w.dim(0);
-  HL_CHECK(w.dim(1) == K, op, ": x ", x.describe(), " and w ", w.describe(), " disagree on K (w is [N, K])");
-  HL_CHECK(out.dim(0) == T && out.dim(1) == N, op, ": out ", out.describe(), " must be F32[", T, ", ", N,
-           "] for x ", x.describe(), " and w ", w.describe());
-  if (bias.defined()) {
-    check_weight(op, "bias", bias, 1);
-    HL_CHECK(bias.dim(0) == N, op, ": bias ", bias.describe(), " must have ", N, " elements for w ", w.describe());
-    check_no_alias(op, "out", out, "bias", bias);
-  }
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "w", w);
   if (T == 0 || N == 0) return;
 
   LinearArgs a;

@@ -4,12 +4,12 @@
 #include <cmath>
 #include <vector>
 
-#include "hybridlens/backend/cpu/checks.hpp"
 #include "hybridlens/backend/cpu/isa.hpp"
 #include "hybridlens/backend/cpu/vec_math_avx512.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
 #include "hybridlens/backend/cpu/scalar_math.hpp"
 #include "hybridlens/backend/cpu/weights.hpp"
+#include "hybridlens/backend/op_checks.hpp"
 #include "hybridlens/core/parallel.hpp"
 
 namespace hl::cpu {
@@ -71,27 +71,8 @@ void scan_scalar(const ScanArgs& s, int64_t c0, int64_t c1) {
 
 void rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
                 const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) {
-  constexpr const char* op = "rglru_scan";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "gate_x_pre", gate_x_pre, 2);
-  check_f32(op, "gate_a_pre", gate_a_pre, 2);
-  check_f32(op, "out", out, 2);
-  check_same_shape(op, "gate_x_pre", gate_x_pre, "x", x);
-  check_same_shape(op, "gate_a_pre", gate_a_pre, "x", x);
-  check_same_shape(op, "out", out, "x", x);
+  checks::check_rglru_scan_args(DeviceKind::CPU, out, x, gate_x_pre, gate_a_pre, recurrent_param, positions, h);
   const int64_t T = x.dim(0), C = x.dim(1);
-  check_weight(op, "recurrent_param", recurrent_param, 1);
-  HL_CHECK(recurrent_param.dim(0) == C, op, ": recurrent_param ", recurrent_param.describe(), " must have ", C,
-           " elements for x ", x.describe());
-  check_f32(op, "h", h, 1);
-  HL_CHECK(h.dim(0) == C, op, ": h ", h.describe(), " must be F32[", C, "] for x ", x.describe());
-  HL_CHECK(int64_t(positions.size()) == T, op, ": ", positions.size(), " positions given for x ", x.describe());
-  for (int64_t t = 0; t < T; ++t)
-    HL_CHECK(positions[size_t(t)] >= 0, op, ": negative position ", positions[size_t(t)], " at row ", t);
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "gate_x_pre", gate_x_pre);
-  check_no_alias(op, "out", out, "gate_a_pre", gate_a_pre);
-  check_no_alias(op, "out", out, "h", h);
   if (T == 0 || C == 0) return;
 
   // softplus(recurrent_param) once per channel (fp32, threshold 20 as torch).

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "hybridlens/backend/cpu/checks.hpp"
 #include "hybridlens/backend/cpu/isa.hpp"
 #include "hybridlens/backend/cpu/scratch.hpp"
 #include "hybridlens/backend/cpu/simd_avx512.hpp"
 #include "hybridlens/backend/cpu/weights.hpp"
+#include "hybridlens/backend/op_checks.hpp"
 #include "hybridlens/core/parallel.hpp"
 
 namespace hl::cpu {
@@ -97,40 +97,11 @@ void scan_block_portable(const ScanArgs& s, int64_t d0, int64_t w, const float* 
   }
 }
 
-void check_args(const Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log, const Tensor& B,
-                const Tensor& C, const Tensor& D, const Tensor& state) {
-  const char* op = "selective_scan";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "delta", delta, 2);
-  check_f32(op, "y", y, 2);
-  check_f32(op, "B", B, 2);
-  check_f32(op, "C", C, 2);
-  check_f32(op, "state", state, 2);
-  check_weight(op, "A_log", A_log, 2);
-  check_defined(op, "D", D);
-  const int64_t T = x.dim(0), Din = x.dim(1), N = A_log.dim(1);
-  check_same_shape(op, "x", x, "delta", delta);
-  check_same_shape(op, "x", x, "y", y);
-  HL_CHECK(A_log.dim(0) == Din, op, ": A_log ", A_log.describe(), " does not match x ", x.describe(),
-           " (expected [", Din, ", N])");
-  HL_CHECK(B.dim(0) == T && B.dim(1) == N, op, ": B ", B.describe(), " expected F32[", T, ", ", N, "]");
-  check_same_shape(op, "B", B, "C", C);
-  HL_CHECK(D.numel() == Din && (D.dtype() == DType::F32 || D.dtype() == DType::BF16 || D.dtype() == DType::F16),
-           op, ": D ", D.describe(), " expected [", Din, "] F32, BF16 or F16");
-  HL_CHECK(state.dim(0) == Din && state.dim(1) == N, op, ": state ", state.describe(), " expected F32[", Din,
-           ", ", N, "]");
-  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"x", &x}, {"delta", &delta}, {"B", &B},
-                                {"C", &C}, {"state", &state}})
-    check_no_alias(op, "y", y, name, *t);
-  check_no_alias(op, "state", state, "x", x);
-  check_no_alias(op, "state", state, "delta", delta);
-}
-
 }  // namespace
 
 void selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log, const Tensor& B,
                     const Tensor& C, const Tensor& D, Tensor& state) {
-  check_args(y, x, delta, A_log, B, C, D, state);
+  checks::check_selective_scan_args(DeviceKind::CPU, y, x, delta, A_log, B, C, D, state);
   const ScanArgs s{x.data<float>(), delta.data<float>(), B.data<float>(), C.data<float>(), y.data<float>(),
                    state.data<float>(), x.dim(0), x.dim(1), A_log.dim(1)};
   if (s.T == 0 || s.Din == 0) return;

@@ -12,6 +12,7 @@
 #include "hybridlens/backend/cuda/cuda_check.hpp"
 #include "hybridlens/backend/cuda/kernels.hpp"
 #include "hybridlens/backend/cuda/wdt.hpp"
+#include "hybridlens/backend/op_checks.hpp"
 
 namespace hl::cuda {
 
@@ -172,26 +173,8 @@ void CudaBackend::soft_cap(Tensor& x, float cap) {
 
 void CudaBackend::conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& state) {
   constexpr const char* op = "conv1d_causal";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "out", out, 2);
-  check_defined(op, "w", w);
-  HL_CHECK(w.ndim() == 2 || (w.ndim() == 3 && w.dim(1) == 1), op, ": w must be [C, 1, width] or [C, width], got ",
-           w.describe());
-  check_weight(op, "w", w, w.ndim());
-  check_same_shape(op, "out", out, "x", x);
+  checks::check_conv1d_causal_args(DeviceKind::CUDA, out, x, w, bias, state);
   const int64_t T = x.dim(0), C = x.dim(1), width = w.dim(-1);
-  HL_CHECK(w.dim(0) == C && width >= 1, op, ": w ", w.describe(), " must be [", C, ", 1, width >= 1] for x ",
-           x.describe());
-  if (bias.defined()) {
-    check_weight(op, "bias", bias, 1);
-    HL_CHECK(bias.dim(0) == C, op, ": bias ", bias.describe(), " must have ", C, " elements for x ", x.describe());
-  }
-  check_f32(op, "state", state, 2);
-  HL_CHECK(state.dim(0) == width - 1 && state.dim(1) == C, op, ": state ", state.describe(), " must be F32[",
-           width - 1, ", ", C, "] for w ", w.describe());
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "state", state);
-  check_no_alias(op, "state", state, "x", x);
   launch_conv1d(out.data<float>(), x.data<float>(), w.raw(), wdt(w), bias.defined() ? bias.raw() : nullptr,
                 bias.defined() ? wdt(bias) : WDt::F32, state.data<float>(), T, C, width, nullptr);
   check_launch(op);
@@ -200,26 +183,8 @@ void CudaBackend::conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, c
 void CudaBackend::rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
                              const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) {
   constexpr const char* op = "rglru_scan";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "gate_x_pre", gate_x_pre, 2);
-  check_f32(op, "gate_a_pre", gate_a_pre, 2);
-  check_f32(op, "out", out, 2);
-  check_same_shape(op, "gate_x_pre", gate_x_pre, "x", x);
-  check_same_shape(op, "gate_a_pre", gate_a_pre, "x", x);
-  check_same_shape(op, "out", out, "x", x);
+  checks::check_rglru_scan_args(DeviceKind::CUDA, out, x, gate_x_pre, gate_a_pre, recurrent_param, positions, h);
   const int64_t T = x.dim(0), C = x.dim(1);
-  check_weight(op, "recurrent_param", recurrent_param, 1);
-  HL_CHECK(recurrent_param.dim(0) == C, op, ": recurrent_param ", recurrent_param.describe(), " must have ", C,
-           " elements for x ", x.describe());
-  check_f32(op, "h", h, 1);
-  HL_CHECK(h.dim(0) == C, op, ": h ", h.describe(), " must be F32[", C, "] for x ", x.describe());
-  HL_CHECK(int64_t(positions.size()) == T, op, ": ", positions.size(), " positions given for x ", x.describe());
-  for (int64_t t = 0; t < T; ++t)
-    HL_CHECK(positions[size_t(t)] >= 0, op, ": negative position ", positions[size_t(t)], " at row ", t);
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "gate_x_pre", gate_x_pre);
-  check_no_alias(op, "out", out, "gate_a_pre", gate_a_pre);
-  check_no_alias(op, "out", out, "h", h);
   if (T == 0 || C == 0) return;
   // Consecutive positions (what the models pass) need no upload, which would synchronise the stream.
   bool consecutive = true;
@@ -262,30 +227,8 @@ void CudaBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float
 void CudaBackend::selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log,
                                  const Tensor& B, const Tensor& C, const Tensor& D, Tensor& state) {
   const char* op = "selective_scan";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "delta", delta, 2);
-  check_f32(op, "y", y, 2);
-  check_f32(op, "B", B, 2);
-  check_f32(op, "C", C, 2);
-  check_f32(op, "state", state, 2);
-  check_weight(op, "A_log", A_log, 2);
-  check_defined(op, "D", D);
+  checks::check_selective_scan_args(DeviceKind::CUDA, y, x, delta, A_log, B, C, D, state);
   const int64_t T = x.dim(0), Din = x.dim(1), N = A_log.dim(1);
-  check_same_shape(op, "x", x, "delta", delta);
-  check_same_shape(op, "x", x, "y", y);
-  HL_CHECK(A_log.dim(0) == Din, op, ": A_log ", A_log.describe(), " does not match x ", x.describe(), " (expected [",
-           Din, ", N])");
-  HL_CHECK(B.dim(0) == T && B.dim(1) == N, op, ": B ", B.describe(), " expected F32[", T, ", ", N, "]");
-  check_same_shape(op, "B", B, "C", C);
-  HL_CHECK(D.numel() == Din && (D.dtype() == DType::F32 || D.dtype() == DType::BF16 || D.dtype() == DType::F16), op,
-           ": D ", D.describe(), " expected [", Din, "] F32, BF16 or F16");
-  HL_CHECK(state.dim(0) == Din && state.dim(1) == N, op, ": state ", state.describe(), " expected F32[", Din, ", ", N,
-           "]");
-  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"x", &x}, {"delta", &delta}, {"B", &B},
-                                {"C", &C}, {"state", &state}})
-    check_no_alias(op, "y", y, name, *t);
-  check_no_alias(op, "state", state, "x", x);
-  check_no_alias(op, "state", state, "delta", delta);
   HL_CHECK(launch_selective_scan(y.data<float>(), x.data<float>(), delta.data<float>(), A_log.raw(), wdt(A_log),
                                  B.data<float>(), C.data<float>(), D.raw(), wdt(D), state.data<float>(), T, Din, N,
                                  nullptr),
@@ -295,13 +238,7 @@ void CudaBackend::selective_scan(Tensor& y, const Tensor& x, const Tensor& delta
 
 void CudaBackend::gather_rows(Tensor& out, const Tensor& x, const std::vector<int32_t>& rows) {
   const char* op = "gather_rows";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "out", out, 2);
-  HL_CHECK(out.dim(0) == int64_t(rows.size()) && out.dim(1) == x.dim(1), op, ": out ", out.describe(),
-           " expected F32[", rows.size(), ", ", x.dim(1), "] for x ", x.describe());
-  for (size_t i = 0; i < rows.size(); ++i)
-    HL_CHECK(rows[i] >= 0 && rows[i] < x.dim(0), op, ": rows[", i, "] = ", rows[i], " is outside ", x.describe());
-  check_no_alias(op, "out", out, "x", x);
+  checks::check_gather_rows_args(DeviceKind::CUDA, out, x, rows);
   if (rows.empty()) return;
   const Tensor drows = to_device(rows, DType::I32);
   launch_gather_rows(out.data<float>(), x.data<float>(), drows.data<int32_t>(), int64_t(rows.size()), x.dim(1),
@@ -312,14 +249,7 @@ void CudaBackend::gather_rows(Tensor& out, const Tensor& x, const std::vector<in
 void CudaBackend::scatter_add_rows(Tensor& y, const Tensor& src, const std::vector<int32_t>& rows,
                                    const std::vector<float>& weights) {
   const char* op = "scatter_add_rows";
-  check_f32(op, "y", y, 2);
-  check_f32(op, "src", src, 2);
-  HL_CHECK(src.dim(0) == int64_t(rows.size()) && src.dim(1) == y.dim(1), op, ": src ", src.describe(),
-           " expected F32[", rows.size(), ", ", y.dim(1), "] for y ", y.describe());
-  HL_CHECK(weights.size() == rows.size(), op, ": ", weights.size(), " weights for ", rows.size(), " rows");
-  for (size_t i = 0; i < rows.size(); ++i)
-    HL_CHECK(rows[i] >= 0 && rows[i] < y.dim(0), op, ": rows[", i, "] = ", rows[i], " is outside ", y.describe());
-  check_no_alias(op, "y", y, "src", src);
+  checks::check_scatter_add_rows_args(DeviceKind::CUDA, y, src, rows, weights);
   if (rows.empty()) return;
   const Tensor drows = to_device(rows, DType::I32);
   const Tensor dw = to_device(weights, DType::F32);

@@ -2,11 +2,11 @@
 // prefill (see cuda_backend.hpp for the precision of each path).
 #include <algorithm>
 
-#include "hybridlens/backend/cuda/checks.hpp"
 #include "hybridlens/backend/cuda/cuda_backend.hpp"
 #include "hybridlens/backend/cuda/cuda_check.hpp"
 #include "hybridlens/backend/cuda/kernels.hpp"
 #include "hybridlens/backend/cuda/wdt.hpp"
+#include "hybridlens/backend/op_checks.hpp"
 
 namespace hl::cuda {
 namespace {
@@ -61,20 +61,8 @@ void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, con
 
 void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) {
   constexpr const char* op = "linear";
-  check_f32(op, "x", x, 2);
-  check_weight(op, "w", w, 2);
-  check_f32(op, "out", out, 2);
+  checks::check_linear_args(DeviceKind::CUDA, out, x, w, bias);
   const int64_t T = x.dim(0), K = x.dim(1), N = w.dim(0);
-  HL_CHECK(w.dim(1) == K, op, ": x ", x.describe(), " and w ", w.describe(), " disagree on K (w is [N, K])");
-  HL_CHECK(out.dim(0) == T && out.dim(1) == N, op, ": out ", out.describe(), " must be F32[", T, ", ", N, "] for x ",
-           x.describe(), " and w ", w.describe());
-  if (bias.defined()) {
-    check_weight(op, "bias", bias, 1);
-    HL_CHECK(bias.dim(0) == N, op, ": bias ", bias.describe(), " must have ", N, " elements for w ", w.describe());
-    check_no_alias(op, "out", out, "bias", bias);
-  }
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "w", w);
   if (T == 0 || N == 0) return;
   const void* b = bias.defined() ? bias.raw() : nullptr;
   const WDt bdt = bias.defined() ? wdt(bias) : WDt::F32;
@@ -93,21 +81,8 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Te
 
 void CudaBackend::block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) {
   constexpr const char* op = "block_diag_linear";
-  check_f32(op, "x", x, 2);
-  check_f32(op, "out", out, 2);
-  check_weight(op, "w", w, 3);
-  check_same_shape(op, "out", out, "x", x);
+  checks::check_block_diag_linear_args(DeviceKind::CUDA, out, x, w, b);
   const int64_t T = x.dim(0), C = x.dim(1), blocks = w.dim(0), bw = w.dim(1);
-  HL_CHECK(w.dim(2) == bw && blocks * bw == C, op, ": w ", w.describe(), " must be [blocks, bw, bw] with blocks * bw = ",
-           C, " for x ", x.describe());
-  if (b.defined()) {
-    check_weight(op, "b", b, 2);
-    HL_CHECK(b.dim(0) == blocks && b.dim(1) == bw, op, ": b ", b.describe(), " must be [", blocks, ", ", bw,
-             "] for w ", w.describe());
-    check_no_alias(op, "out", out, "b", b);
-  }
-  check_no_alias(op, "out", out, "x", x);
-  check_no_alias(op, "out", out, "w", w);
   if (T == 0 || C == 0) return;
   const void* bp = b.defined() ? b.raw() : nullptr;
   const WDt bdt = b.defined() ? wdt(b) : WDt::F32;
