@@ -107,6 +107,31 @@ TEST(NiahEntropyCli, RerunWithTheFlagFillsInCellsStoredWithoutIt) {
   EXPECT_NE(again.output.find(std::to_string(cells) + " already in"), std::string::npos) << again.output;
 }
 
+TEST(NiahEntropyCli, ExportsTheEntropyTableAndSaysWhenAVersionOneFileHasNone) {
+  const std::string dir = test::temp_dir("niah_entropy_export");
+  const std::string db = dir + "/r.db";
+  ASSERT_EQ(run_cli(niah_args(db, "--keep all --record-entropy")).status, 0);
+  const int64_t rows = scalar(db, "SELECT COUNT(*) FROM niah_head_entropy");
+  ASSERT_GT(rows, 0);
+  const test::CliResult csv = test::run_cli_stdout("export --db " + sh(db) + " --format csv --table niah_head_entropy");
+  ASSERT_EQ(csv.status, 0) << csv.output;
+  EXPECT_EQ(csv.output.rfind("cell_id,attention_layer,head,entropy_mean,", 0), 0u) << csv.output.substr(0, 200);
+  int64_t lines = 0;
+  for (char c : csv.output) lines += c == '\n';
+  EXPECT_EQ(lines, rows + 1);  // header + one line per (cell, layer, head)
+
+  {
+    SqliteDb raw(db, SqliteDb::Mode::ReadWrite);
+    raw.exec("DROP TABLE niah_head_entropy; UPDATE schema_info SET schema_version = 1;");
+  }
+  const test::CliResult v1 = run_cli("export --db " + sh(db) + " --format jsonl --table niah_head_entropy");
+  EXPECT_NE(v1.status, 0);
+  EXPECT_NE(v1.output.find("hybridlens: error: --table niah_head_entropy: this database has schema version 1"),
+            std::string::npos)
+      << v1.output;
+  EXPECT_EQ(scalar(db, "SELECT schema_version FROM schema_info"), 1);  // read-only: left as it was
+}
+
 TEST(NiahEntropyCli, AVersionOneDatabaseIsUpgradedWithAMessage) {
   const std::string db = test::temp_dir("niah_entropy_v1") + "/r.db";
   ASSERT_EQ(run_cli(niah_args(db, "--keep all")).status, 0);

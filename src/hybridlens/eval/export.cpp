@@ -21,8 +21,8 @@ constexpr int kInteger = 1, kFloat = 2, kText = 3, kNull = 5;
 }  // namespace
 
 const std::vector<std::string>& exportable_tables() {
-  static const std::vector<std::string> t{"niah_cells",    "niah_accuracy", "mmlu_items", "mmlu_subject_accuracy",
-                                          "mmlu_accuracy", "runs",          "models"};
+  static const std::vector<std::string> t{"niah_cells", "niah_accuracy", "niah_head_entropy", "mmlu_items",
+                                          "mmlu_subject_accuracy", "mmlu_accuracy", "runs", "models"};
   return t;
 }
 
@@ -34,7 +34,13 @@ int64_t export_table(ResultsDb& db, const std::string& table, const std::string&
     fail("--table: unknown table \"", table, "\" (known: ", list, ")");
   }
   HL_CHECK(format == "csv" || format == "jsonl", "--format: expected csv or jsonl, got \"", format, "\"");
-  const char* order = table == "niah_cells" ? " ORDER BY cell_id" : table == "mmlu_items" ? " ORDER BY item_id" : "";
+  HL_CHECK(table != "niah_head_entropy" || db.has_head_entropy(), "--table niah_head_entropy: this database has "
+           "schema version ", db.schema_version(), " and no per-head entropy; a niah run with --record-entropy "
+           "upgrades it and adds the table");
+  const char* order = table == "niah_cells"          ? " ORDER BY cell_id"
+                      : table == "niah_head_entropy" ? " ORDER BY cell_id, attention_layer, head"
+                      : table == "mmlu_items"        ? " ORDER BY item_id"
+                                                     : "";
   SqliteStatement s = db.sql().prepare("SELECT * FROM " + table + order);
   const int n = s.columns();
   std::vector<std::string> names;
