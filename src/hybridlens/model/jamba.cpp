@@ -5,6 +5,7 @@
 
 #include "hybridlens/io/safetensors.hpp"
 #include "hybridlens/model/final_logits.hpp"
+#include "hybridlens/model/layer_stack_model.hpp"
 #include "hybridlens/model/mamba_mixer.hpp"
 #include "hybridlens/model/moe_routing.hpp"
 
@@ -33,7 +34,7 @@ ExpertLayout layout_of(const JambaConfig& c, const TensorStore& store) {
   return ExpertLayout::PerExpert;
 }
 
-class Jamba final : public Model {
+class Jamba final : public LayerStackModel {
  public:
   Jamba(const JambaConfig& c, const TensorStore& store, Backend& be)
       : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(layout_of(c, store)), be)) {
@@ -101,32 +102,12 @@ class Jamba final : public Model {
     return s;
   }
 
-  std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
-                             LensHook* lens) override {
-    return chunked_forward(
-        st, c_.layers, c_.vocab, ids, wanted,
-        [&](std::span<const int32_t> chunk) {
-          DecodeState* one[1] = {&st};
-          LensHook* one_lens[1] = {lens};
-          return run_layers(one, chunk, phase, one_lens);
-        },
-        [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
-  }
-
-  std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
-                                   std::span<LensHook* const> lenses) override {
-    check_batch(states, ids, lenses, c_.layers, c_.vocab);
-    std::vector<float> logits;
-    if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
-    return logits;
-  }
-
  private:
   // State b owns rows [b*T, (b+1)*T) of the ids: row-wise operations (norms, projections, MLP, MoE routing
   // per row) run once on all rows, the Mamba conv/scan and attention per state with its own state and lens.
   // One state with T tokens is the plain forward pass, many states with one token each a batched decode step.
   Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase phase,
-                    std::span<LensHook* const> lenses) {
+                    std::span<LensHook* const> lenses) override {
     const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden;
     Tensor x = be_.zeros(DType::F32, {R, D});
     be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
@@ -223,7 +204,7 @@ class Jamba final : public Model {
     be_.linear(out, o, l.o, none);
   }
 
-  void append_logits(const Tensor& x, std::vector<float>& logits) {
+  void append_logits(const Tensor& x, std::vector<float>& logits) override {
     append_final_logits(be_, x, w_.get("model.final_layernorm.weight"), c_.eps, false, *head_, 0.0f, logits);
   }
 

@@ -4,12 +4,13 @@
 
 #include "hybridlens/io/safetensors.hpp"
 #include "hybridlens/model/final_logits.hpp"
+#include "hybridlens/model/layer_stack_model.hpp"
 #include "hybridlens/model/mamba_mixer.hpp"
 
 namespace hl {
 namespace {
 
-class Mamba final : public Model {
+class Mamba final : public LayerStackModel {
  public:
   Mamba(const MambaConfig& c, const TensorStore& store, Backend& be)
       : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(), be)) {
@@ -34,30 +35,12 @@ class Mamba final : public Model {
     return s;
   }
 
-  std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
-                             LensHook* lens) override {
-    return chunked_forward(
-        st, c_.layers, c_.vocab, ids, wanted,
-        [&](std::span<const int32_t> chunk) {
-          DecodeState* one[1] = {&st};
-          return run_layers(one, chunk);
-        },
-        [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
-  }
-
-  // Mamba has no attention, so lenses do nothing here, as in forward().
-  std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase,
-                                   std::span<LensHook* const> lenses) override {
-    check_batch(states, ids, lenses, c_.layers, c_.vocab);
-    std::vector<float> logits;
-    if (!states.empty()) append_logits(run_layers(states, ids), logits);
-    return logits;
-  }
-
  private:
   // State b owns rows [b*T, (b+1)*T) of the ids (see mamba_mixer): one state with T tokens is the plain
   // forward pass, many states with one token each a batched decode step.
-  Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids) {
+  // Mamba has no attention: the phase and the lenses change nothing.
+  Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase,
+                    std::span<LensHook* const>) override {
     const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden;
     Tensor x = be_.zeros(DType::F32, {R, D});
     be_.embed(x, w_.get("backbone.embeddings.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
@@ -74,7 +57,7 @@ class Mamba final : public Model {
     return x;
   }
 
-  void append_logits(const Tensor& x, std::vector<float>& logits) {
+  void append_logits(const Tensor& x, std::vector<float>& logits) override {
     append_final_logits(be_, x, w_.get("backbone.norm_f.weight"), c_.eps, false, *head_, 0.0f, logits);
   }
 

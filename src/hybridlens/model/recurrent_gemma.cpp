@@ -5,11 +5,12 @@
 
 #include "hybridlens/io/safetensors.hpp"
 #include "hybridlens/model/final_logits.hpp"
+#include "hybridlens/model/layer_stack_model.hpp"
 
 namespace hl {
 namespace {
 
-class RecurrentGemma final : public Model {
+class RecurrentGemma final : public LayerStackModel {
  public:
   RecurrentGemma(const RecurrentGemmaConfig& c, const TensorStore& store, Backend& be)
       : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(), be)) {
@@ -50,26 +51,6 @@ class RecurrentGemma final : public Model {
     return s;
   }
 
-  std::vector<float> forward(DecodeState& st, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
-                             LensHook* lens) override {
-    return chunked_forward(
-        st, c_.layers, c_.vocab, ids, wanted,
-        [&](std::span<const int32_t> chunk) {
-          DecodeState* one[1] = {&st};
-          LensHook* one_lens[1] = {lens};
-          return run_layers(one, chunk, phase, one_lens);
-        },
-        [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
-  }
-
-  std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
-                                   std::span<LensHook* const> lenses) override {
-    check_batch(states, ids, lenses, c_.layers, c_.vocab);
-    std::vector<float> logits;
-    if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
-    return logits;
-  }
-
  private:
   const Tensor& W(int layer, const char* name) const {
     return w_.get("model.layers." + std::to_string(layer) + "." + name);
@@ -80,7 +61,7 @@ class RecurrentGemma final : public Model {
   // attention) runs per state on its rows with its own state and lens. One state with T tokens is the
   // plain forward pass; many states with one token each is a batched decode step.
   Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase phase,
-                    std::span<LensHook* const> lenses) {
+                    std::span<LensHook* const> lenses) override {
     const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden, M = c_.intermediate / 2;
     Tensor x = be_.zeros(DType::F32, {R, D});
     be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()),
@@ -171,7 +152,7 @@ class RecurrentGemma final : public Model {
     be_.linear(out, o, W(i, "temporal_block.o_proj.weight"), W(i, "temporal_block.o_proj.bias"));
   }
 
-  void append_logits(const Tensor& x, std::vector<float>& logits) {
+  void append_logits(const Tensor& x, std::vector<float>& logits) override {
     append_final_logits(be_, x, w_.get("model.final_norm.weight"), c_.eps, true, *head_, c_.soft_cap, logits);
   }
 

@@ -1,0 +1,28 @@
+#pragma once
+// The forward passes the architectures here share: a run of tokens of one sequence goes through the layers
+// in chunks (chunked_forward), one new token for each of several states goes through them once, as rows of one
+// matrix; either way the final hidden rows become logits. Each architecture supplies only its layers and head.
+#include <span>
+#include <vector>
+
+#include "hybridlens/model/model.hpp"
+
+namespace hl {
+
+class LayerStackModel : public Model {
+ public:
+  std::vector<float> forward(DecodeState& state, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
+                             LensHook* lens) final;
+  std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
+                                   std::span<LensHook* const> lenses) final;
+
+ protected:
+  // State b owns rows [b*T, (b+1)*T) of `ids` (T = ids.size() / states.size()); `lenses` is empty or one per
+  // state. Returns the final hidden rows, before the output norm.
+  virtual Tensor run_layers(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
+                            std::span<LensHook* const> lenses) = 0;
+  // Appends the logits of every row of `hidden` to `logits`.
+  virtual void append_logits(const Tensor& hidden, std::vector<float>& logits) = 0;
+};
+
+}  // namespace hl
