@@ -1,7 +1,8 @@
 // The fused CUDA attention against the CPU attention over a sequence of calls (a prefill, single-token
 // decode steps, short chunks) that wraps the sliding-window ring buffer, for MQA, GQA and MHA shapes (head
 // dims below, at and above a warp's width), with every lens setting: recordings (entropy, needle mass,
-// top-1, kept heads), head selection (entropy-low/high, random, fixed, k = 0) and every manipulation.
+// top-1, kept heads), head selection (entropy-low/high, random, fixed, k = 0) and every manipulation. The
+// runs past 300 positions cover the split-key path that decode steps take once they see enough keys.
 // Bounds: outputs 2e-5 (|want| + max |v|); entropy 2e-5 (1 + H) nats; needle mass 1e-5; top-1 and kept heads
 // and the KV cache exact.
 #include <gtest/gtest.h>
@@ -61,7 +62,14 @@ AttentionLens make_lens(const LensCase& lc, Records& r, int64_t stride, int64_t 
 void run_case(Backend& gpu, const Shape4& s, const LensCase& lc, bool use_lens) {
   auto cpu = make_cpu_backend();
   std::mt19937 rng(uint32_t(s.H * 131 + s.D + s.window));
-  const int64_t total = 70, qw = int64_t(s.H) * s.D, kw = int64_t(s.KVH) * s.D;
+  // A longer run (past 300 positions, so that decode steps see enough keys to be split over several blocks)
+  // where the cache can hold it: a sliding window, or a full-attention cache of that capacity.
+  const bool long_run = s.window > 0 || s.capacity >= 320;
+  const std::vector<int64_t> steps = long_run ? std::vector<int64_t>{40, 1, 1, 7, 1, 20, 230, 1, 7, 1}
+                                              : std::vector<int64_t>{40, 1, 1, 7, 1, 20};
+  int64_t total = 0;
+  for (int64_t T : steps) total += T;
+  const int64_t qw = int64_t(s.H) * s.D, kw = int64_t(s.KVH) * s.D;
   AttentionSpec spec{s.H, s.KVH, s.D, s.window, 1.0f / std::sqrt(float(s.D))};
   KVCache cc{Tensor::zeros(DType::F32, {s.capacity, kw}), Tensor::zeros(DType::F32, {s.capacity, kw}), s.capacity, 0};
   KVCache gc{gpu.zeros(DType::F32, {s.capacity, kw}), gpu.zeros(DType::F32, {s.capacity, kw}), s.capacity, 0};
@@ -71,7 +79,7 @@ void run_case(Backend& gpu, const Shape4& s, const LensCase& lc, bool use_lens) 
   const std::string base = lc.name + " H" + std::to_string(s.H) + "/" + std::to_string(s.KVH) + " D" +
                            std::to_string(s.D) + " window " + std::to_string(s.window);
   int64_t first = 0;
-  for (int64_t T : {40, 1, 1, 7, 1, 20}) {
+  for (int64_t T : steps) {
     Tensor q = test::random_f32({T, qw}, rng, -2, 2);
     Tensor k = test::random_f32({T, kw}, rng, -1, 1);
     Tensor v = test::random_f32({T, kw}, rng, -1, 1);
@@ -111,7 +119,8 @@ void run_case(Backend& gpu, const Shape4& s, const LensCase& lc, bool use_lens) 
 
 const std::vector<Shape4>& shapes() {
   static const std::vector<Shape4> s = {
-      {4, 1, 64, 16, 16}, {8, 2, 128, 0, 128}, {3, 3, 40, 0, 96}, {10, 1, 256, 32, 32}, {2, 1, 16, 5, 8}};
+      {4, 1, 64, 16, 16}, {8, 2, 128, 0, 128}, {3, 3, 40, 0, 96}, {10, 1, 256, 32, 32}, {2, 1, 16, 5, 8},
+      {10, 1, 256, 0, 320}, {4, 2, 64, 150, 150}};
   return s;
 }
 

@@ -2,8 +2,10 @@
 // transformers fixtures (tests/fixtures), the lens identities on the GPU, and the GPU against the CPU with
 // the same lens. Tolerances (max |ours - ref| over every logit, relative to max |ref|):
 //   precise mode (fp32 products, HL_CUDA_PRECISE): 1e-4, the CPU backend's own bound;
-//   default mode: F32 checkpoints 1e-4 (fp32 SGEMM); BF16 checkpoints 2e-2 (prefill activations rounded to
-//   bf16 before the tensor-core products; the measured error is printed).
+//   default mode: F32 checkpoints 1e-4 (fp32 SGEMM); BF16 checkpoints: prefill activations are rounded to
+//   bf16 before the tensor-core products, so the bound is transformers' own error when it computes in bf16
+//   (logits_bf16compute_<case>.npy against the fp32 reference, where the fixture has it), else 5e-2 of the
+//   scale. Measured on an H200: rg_bf16 0.73 / 1.12 / 0.32 against transformers' 1.45 / 1.96 / 0.76.
 // Optional: HL_GPU_2B_DIR=<a random 2b-shaped RecurrentGemma checkpoint> compares CUDA with the CPU on a
 // 512-token prompt (scripts/gpu-test.sh --2b makes one).
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 
 #include "backend/cuda/cuda_test_util.hpp"
@@ -46,7 +49,6 @@ void fixture_logits(bool precise) {
       SCOPED_TRACE(f.name);
       auto model = load_model(f.dir, *be);
       const bool bf16 = model->info().weight_dtype != "F32";
-      const double tol = precise || !bf16 ? 1e-4 : 2e-2;
       for (size_t ci = 0; ci < f.cases.size(); ++ci) {
         const test::FixtureCase& c = f.cases[ci];
         const Tensor ref = read_npy(c.logits_path);
@@ -54,10 +56,21 @@ void fixture_logits(bool precise) {
         const std::vector<float> got = model->forward(st, c.ids, Phase::Prefill, LogitsWanted::All);
         ASSERT_EQ(int64_t(got.size()), ref.numel());
         const Err e = compare(got, ref.data<float>(), got.size());
+        double bound = precise || !bf16 ? 1e-4 * e.scale : 5e-2 * e.scale;
+        const char* bound_is = precise || !bf16 ? "1e-4 of the scale" : "5e-2 of the scale";
+        const std::string bf16_path = f.dir + "/logits_bf16compute_" + std::to_string(ci) + ".npy";
+        if (!precise && bf16 && std::filesystem::exists(bf16_path)) {
+          const Tensor tb = read_npy(bf16_path);
+          ASSERT_EQ(tb.numel(), ref.numel());
+          const float* pb = tb.data<float>();
+          bound = compare(std::vector<float>(pb, pb + tb.numel()), ref.data<float>(), got.size()).err;
+          bound_is = "transformers' error computing in bf16";
+        }
         std::printf("[ cuda fix ] %s %s case %zu (%zu tokens): max abs error %.3g, reference scale %.3g, ratio %.3g "
-                    "(bound %.0e)\n",
-                    precise ? "precise" : "default", f.name.c_str(), ci, c.ids.size(), e.err, e.scale, e.ratio(), tol);
-        EXPECT_LE(e.err, tol * e.scale) << "case " << ci;
+                    "(bound %.3g: %s)\n",
+                    precise ? "precise" : "default", f.name.c_str(), ci, c.ids.size(), e.err, e.scale, e.ratio(),
+                    bound, bound_is);
+        EXPECT_LE(e.err, bound) << "case " << ci;
         ++checked;
       }
     }

@@ -8,7 +8,13 @@
 //      needle mass / visible needle length); disabled heads and null give zeros.
 // Keys come from the ring-buffer cache for positions before first_pos and from k_new/v_new after.
 // Statistics arrays are [H, T] (head-major) so that the host copies them to the lens with one 2-D copy.
+// With few queries (decode: one query, a handful of heads) each (query, head) is split over several blocks
+// of `chunk` consecutive keys (plan_key_splits); the stats pass then writes each block's partial online
+// statistics and a merge kernel combines them in key order, and the output pass writes partial weighted
+// sums (the weights use the merged m and Z, so partial sums simply add) that a second merge adds up.
 #include <math_constants.h>
+
+#include <algorithm>
 
 #include "hybridlens/backend/cuda/device_math.cuh"
 
@@ -114,13 +120,33 @@ __device__ __forceinline__ void visible_range(const AttnArgs& a, int64_t pos, in
   *ne = min(pos + 1, a.span_end);
 }
 
-__global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
-  const int64_t t = blockIdx.x / a.H;
-  const int h = int(blockIdx.x % a.H);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+__device__ __forceinline__ void write_stats(const AttnArgs& a, const AttnStats& st, int64_t t, int h,
+                                            const Online& all) {
   const int64_t pos = a.first_pos + t;
   int64_t lo, nb, ne;
   visible_range(a, pos, &lo, &nb, &ne);
+  const int64_t at = int64_t(h) * a.T + t;
+  st.m[at] = all.m;
+  st.z[at] = all.z;
+  st.entropy[at] = fmaxf(0.0f, logf(all.z) - all.es / all.z);
+  st.mass[at] = all.needle / all.z;
+  st.top1[at] = int32_t(all.best_p);
+  st.visible[at] = int32_t(max(int64_t(0), ne - nb));
+}
+
+__global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
+  const int split = int(blockIdx.x % unsigned(a.splits));
+  const int64_t qh = blockIdx.x / unsigned(a.splits);
+  const int64_t t = qh / a.H;
+  const int h = int(qh % a.H);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int64_t pos = a.first_pos + t;
+  int64_t lo, nb, ne;
+  visible_range(a, pos, &lo, &nb, &ne);
+  if (a.splits > 1) {  // this block's keys: [lo + split * chunk, lo + (split + 1) * chunk) within [lo, pos]
+    lo += int64_t(split) * a.chunk;
+    pos = min(pos, lo + a.chunk - 1);
+  }
   const float* q = a.q + (t * a.H + h) * a.D;
   float qr[kPerLane];
 #pragma unroll
@@ -143,13 +169,20 @@ __global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
   if (threadIdx.x != 0) return;
   Online all = parts[0];
   for (int w = 1; w < kWarps; ++w) all.merge(parts[w]);
-  const int64_t at = int64_t(h) * a.T + t;
-  st.m[at] = all.m;
-  st.z[at] = all.z;
-  st.entropy[at] = fmaxf(0.0f, logf(all.z) - all.es / all.z);
-  st.mass[at] = all.needle / all.z;
-  st.top1[at] = int32_t(all.best_p);
-  st.visible[at] = int32_t(max(int64_t(0), ne - nb));
+  if (a.splits > 1)
+    static_cast<Online*>(a.workspace)[blockIdx.x] = all;
+  else
+    write_stats(a, st, t, h, all);
+}
+
+// One thread per (query, head): the splits' partial statistics merged in key order.
+__global__ void stats_merge_k(AttnArgs a, AttnStats st) {
+  const int64_t qh = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (qh >= a.T * a.H) return;
+  const Online* part = static_cast<const Online*>(a.workspace) + qh * a.splits;
+  Online all = part[0];
+  for (int s = 1; s < a.splits; ++s) all.merge(part[s]);
+  write_stats(a, st, qh / a.H, int(qh % a.H), all);
 }
 
 __device__ uint64_t rank_hash(uint64_t seed, int layer, int64_t position, int head) {
@@ -192,12 +225,30 @@ __global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
 }
 
 // manipulation: 0 Keep, 1 Omit, 2 Only, 3 Binary, 4 Null.
+// The factor binary multiplies the needle's summed values by (1 for the other manipulations).
+__device__ __forceinline__ float out_factor(const AttnArgs& a, const AttnStats& st, int64_t t, int h, int manip,
+                                            bool layer_mean) {
+  if (manip != 3) return 1.0f;
+  const int64_t at = int64_t(h) * a.T + t;
+  float mass = st.mass[at];
+  if (layer_mean) {
+    mass = 0.0f;
+    for (int g = 0; g < a.H; ++g) mass += st.mass[int64_t(g) * a.T + t];
+    mass /= float(a.H);
+  }
+  const int32_t vis = st.visible[at];
+  return vis > 0 ? mass / float(vis) : 0.0f;
+}
+
 __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, const uint8_t* keep, int manip,
                                                   bool layer_mean) {
-  const int64_t t = blockIdx.x / a.H;
-  const int h = int(blockIdx.x % a.H);
+  const int split = int(blockIdx.x % unsigned(a.splits));
+  const int64_t qh = blockIdx.x / unsigned(a.splits);
+  const int64_t t = qh / a.H;
+  const int h = int(qh % a.H);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  float* o = a.out + (t * a.H + h) * a.D;
+  // one split: the output row; several: this block's partial sum in the workspace
+  float* o = a.splits > 1 ? static_cast<float*>(a.workspace) + int64_t(blockIdx.x) * a.D : a.out + qh * a.D;
   const int64_t at = int64_t(h) * a.T + t;
   if (manip == 4 || !keep[at]) {
     for (int d = threadIdx.x; d < a.D; d += kThreads) o[d] = 0.0f;
@@ -216,7 +267,11 @@ __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, cons
     acc[i] = 0.0f;
   }
   // Binary needs only the needle's values; the other manipulations walk every visible key.
-  const int64_t from = manip == 3 ? nb : lo, to = manip == 3 ? ne : pos + 1;
+  int64_t from = manip == 3 ? nb : lo, to = manip == 3 ? ne : pos + 1;
+  if (a.splits > 1) {
+    from += int64_t(split) * a.chunk;
+    to = min(to, from + a.chunk);
+  }
   for (int64_t p = from + warp; p < to; p += kBatch * kWarps) {
     float s[kBatch];
     if (manip != 3) scores(a, qr, p, to - 1, koff, lane, s);
@@ -242,21 +297,27 @@ __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, cons
     if (d < a.D) red[warp][d] = acc[i];
   }
   __syncthreads();
-  float c = 1.0f;
-  if (manip == 3) {
-    float mass = st.mass[at];
-    if (layer_mean) {
-      mass = 0.0f;
-      for (int g = 0; g < a.H; ++g) mass += st.mass[int64_t(g) * a.T + t];
-      mass /= float(a.H);
-    }
-    const int32_t vis = st.visible[at];
-    c = vis > 0 ? mass / float(vis) : 0.0f;
-  }
+  const float c = a.splits > 1 ? 1.0f : out_factor(a, st, t, h, manip, layer_mean);
   for (int d = threadIdx.x; d < a.D; d += kThreads) {
     float sum = 0.0f;
     for (int w = 0; w < kWarps; ++w) sum += red[w][d];
     o[d] = manip == 3 ? c * sum : sum;
+  }
+}
+
+// One block per (query, head): the splits' partial sums added in key order (zeros for dropped heads and
+// null, which every split wrote).
+__global__ void out_merge_k(AttnArgs a, AttnStats st, int manip, bool layer_mean) {
+  const int64_t qh = blockIdx.x;
+  const int64_t t = qh / a.H;
+  const int h = int(qh % a.H);
+  const float* part = static_cast<const float*>(a.workspace) + qh * a.splits * a.D;
+  const float c = out_factor(a, st, t, h, manip, layer_mean);
+  float* o = a.out + qh * a.D;
+  for (int d = threadIdx.x; d < a.D; d += blockDim.x) {
+    float sum = 0.0f;
+    for (int s = 0; s < a.splits; ++s) sum += part[int64_t(s) * a.D + d];
+    o[d] = c * sum;
   }
 }
 
@@ -273,8 +334,34 @@ __global__ void store_kv_k(float* ck, float* cv, const float* kn, const float* v
 
 }  // namespace
 
+size_t plan_key_splits(AttnArgs& a, int multiprocessors) {
+  a.splits = 1;
+  a.chunk = 0;
+  a.workspace = nullptr;
+  const int64_t blocks = a.T * a.H;
+  // keys the longest-seeing query of the call walks
+  const int64_t last = a.first_pos + a.T - 1;
+  const int64_t keys = a.window > 0 ? std::min<int64_t>(a.window, last + 1) : last + 1;
+  const int64_t target = 2 * int64_t(std::max(multiprocessors, 1));  // blocks that keep every SM busy
+  if (blocks <= 0 || blocks >= target || keys < 2 * kBatch * kWarps) return 0;
+  const int64_t min_chunk = kBatch * kWarps;  // one pass of the block's warps
+  int64_t splits = std::min<int64_t>((target + blocks - 1) / blocks, (keys + min_chunk - 1) / min_chunk);
+  if (splits <= 1) return 0;
+  a.chunk = (keys + splits - 1) / splits;
+  a.splits = int((keys + a.chunk - 1) / a.chunk);
+  if (a.splits <= 1) {
+    a.splits = 1;
+    a.chunk = 0;
+    return 0;
+  }
+  const size_t per = std::max(sizeof(Online), size_t(a.D) * sizeof(float));
+  return size_t(blocks) * size_t(a.splits) * per;
+}
+
 void launch_attention_stats(const AttnArgs& a, const AttnStats& st, cudaStream_t s) {
-  if (a.T > 0) stats_k<<<unsigned(a.T * a.H), kThreads, 0, s>>>(a, st);
+  if (a.T <= 0) return;
+  stats_k<<<unsigned(a.T * a.H * a.splits), kThreads, 0, s>>>(a, st);
+  if (a.splits > 1) stats_merge_k<<<blocks_for(a.T * a.H, 128), 128, 0, s>>>(a, st);
 }
 
 void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s) {
@@ -284,7 +371,9 @@ void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs
 
 void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,
                           bool binary_layer_mean, cudaStream_t s) {
-  if (a.T > 0) out_k<<<unsigned(a.T * a.H), kThreads, 0, s>>>(a, st, keep, manipulation, binary_layer_mean);
+  if (a.T <= 0) return;
+  out_k<<<unsigned(a.T * a.H * a.splits), kThreads, 0, s>>>(a, st, keep, manipulation, binary_layer_mean);
+  if (a.splits > 1) out_merge_k<<<unsigned(a.T * a.H), 256, 0, s>>>(a, st, manipulation, binary_layer_mean);
 }
 
 void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const float* v_new, int64_t T,

@@ -1,5 +1,7 @@
 // CudaBackend::attention: argument checks as the CPU's, then the three passes of attention.cu (statistics,
-// head selection, outputs), the KV ring update, and the lens's recordings copied to the host buffers.
+// head selection, outputs; with few queries each split over key chunks, see plan_key_splits), the KV ring
+// update, and the lens's recordings copied to the host buffers. Selection needs every head's complete
+// entropy before any output is formed, which is why the passes are separate kernels and not one.
 #include <algorithm>
 #include <vector>
 
@@ -56,6 +58,7 @@ void copy_record(T* host, int64_t stride, const T* dev, int64_t H, int64_t Tq) {
 void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, const Tensor& v_new, KVCache& cache,
                             const AttentionSpec& spec, int64_t first_pos, const AttentionLens* lens) {
   const char* op = "attention";
+  const auto timed = profile_.time(op);
   check_inputs(out, q, k_new, v_new, cache, spec, first_pos);
   const int64_t T = q.dim(0), H = spec.heads;
   const int64_t row = int64_t(spec.kv_heads) * spec.head_dim;
@@ -83,6 +86,11 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
   a.span_end = needs_span ? L.span_end : 0;
 
   if (T > 0) {
+    Tensor workspace;
+    if (const size_t bytes = plan_key_splits(a, multiprocessors_)) {
+      workspace = scratch(DType::U8, {int64_t(bytes)});
+      a.workspace = workspace.raw();
+    }
     // Statistics: m, z, entropy, mass (F32) then top1, visible (I32), then keep (U8), each [H, T].
     const int64_t n = H * T;
     Tensor buf = scratch(DType::U8, {n * (4 * 4 + 2 * 4 + 1)});

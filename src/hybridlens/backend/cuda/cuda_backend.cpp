@@ -22,6 +22,8 @@ CudaBackend::CudaBackend(int index, bool precise) : index_(index), precise_(prec
   HL_CHECK(index >= 0 && index < count, "cuda:", index, " does not exist (", count, " CUDA device",
            count == 1 ? "" : "s", " found)");
   check_cuda(cudaSetDevice(index), "cuda backend: selecting the device");
+  check_cuda(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, index),
+             "cuda backend: reading the multiprocessor count");
   // Keep freed blocks in the pool: a forward pass frees and reallocates the same sizes again and again.
   cudaMemPool_t pool;
   check_cuda(cudaDeviceGetDefaultMemPool(&pool, index), "cuda backend: memory pool");
@@ -82,6 +84,7 @@ void CudaBackend::to_host(const Tensor& src, float* dst) {
   check_defined("to_host", "src", src);
   HL_CHECK(src.dtype() == DType::F32, "to_host: src must be F32, got ", src.describe());
   HL_CHECK(dst != nullptr || src.numel() == 0, "to_host: null destination for ", src.describe());
+  const auto timed = profile_.time("to_host");
   if (src.numel() > 0) check_cuda(cudaMemcpy(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost), "to_host");
 }
 
@@ -90,12 +93,14 @@ void CudaBackend::copy(Tensor& dst, const Tensor& src) {
   HL_CHECK(dst.defined(), "copy: dst is undefined");
   HL_CHECK(dst.dtype() == src.dtype() && dst.numel() == src.numel(), "copy: dst ", dst.describe(), " and src ",
            src.describe(), " must have the same dtype and element count");
+  const auto timed = profile_.time("copy");
   if (src.nbytes() > 0 && dst.raw() != src.raw())
     check_cuda(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDefault, nullptr), "copy");
 }
 
 void CudaBackend::embed(Tensor& out, const Tensor& table, const std::vector<int32_t>& ids, float scale) {
   constexpr const char* op = "embed";
+  const auto timed = profile_.time(op);
   check_weight(op, "table", table, 2);
   check_f32(op, "out", out, 2);
   const int64_t V = table.dim(0), D = table.dim(1), T = int64_t(ids.size());
@@ -112,6 +117,7 @@ void CudaBackend::embed(Tensor& out, const Tensor& table, const std::vector<int3
 
 void CudaBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& w, float eps, bool one_plus_weight) {
   constexpr const char* op = "rms_norm";
+  const auto timed = profile_.time(op);
   check_f32(op, "x", x, 2);
   check_f32(op, "out", out, 2);
   check_weight(op, "w", w, 1);
@@ -126,6 +132,7 @@ void CudaBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& w, float 
 
 void CudaBackend::add_inplace(Tensor& x, const Tensor& y) {
   constexpr const char* op = "add_inplace";
+  const auto timed = profile_.time(op);
   check_defined(op, "x", x);
   check_defined(op, "y", y);
   HL_CHECK(x.dtype() == DType::F32 && y.dtype() == DType::F32, op, ": x and y must be F32, got ", x.describe(), " and ",
@@ -138,6 +145,7 @@ void CudaBackend::add_inplace(Tensor& x, const Tensor& y) {
 
 void CudaBackend::activation(Tensor& out, const Tensor& x, Activation act) {
   constexpr const char* op = "activation";
+  const auto timed = profile_.time(op);
   check_defined(op, "x", x);
   check_defined(op, "out", out);
   HL_CHECK(x.dtype() == DType::F32 && out.dtype() == DType::F32, op, ": x and out must be F32, got ", x.describe(),
@@ -150,6 +158,7 @@ void CudaBackend::activation(Tensor& out, const Tensor& x, Activation act) {
 
 void CudaBackend::activation_mul(Tensor& out, const Tensor& a, const Tensor& b, Activation act) {
   constexpr const char* op = "activation_mul";
+  const auto timed = profile_.time(op);
   for (const auto& [n, t] : {std::pair<const char*, const Tensor*>{"a", &a}, {"b", &b}, {"out", &out}}) {
     check_defined(op, n, *t);
     HL_CHECK(t->dtype() == DType::F32, op, ": ", n, " must be F32, got ", t->describe());
@@ -164,6 +173,7 @@ void CudaBackend::activation_mul(Tensor& out, const Tensor& a, const Tensor& b, 
 
 void CudaBackend::soft_cap(Tensor& x, float cap) {
   constexpr const char* op = "soft_cap";
+  const auto timed = profile_.time(op);
   check_defined(op, "x", x);
   HL_CHECK(x.dtype() == DType::F32, op, ": x must be F32, got ", x.describe());
   HL_CHECK(cap > 0.0f && std::isfinite(cap), op, ": cap must be positive and finite, got ", cap);
@@ -173,6 +183,7 @@ void CudaBackend::soft_cap(Tensor& x, float cap) {
 
 void CudaBackend::conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& state) {
   constexpr const char* op = "conv1d_causal";
+  const auto timed = profile_.time(op);
   checks::check_conv1d_causal_args(DeviceKind::CUDA, out, x, w, bias, state);
   const int64_t T = x.dim(0), C = x.dim(1), width = w.dim(-1);
   launch_conv1d(out.data<float>(), x.data<float>(), w.raw(), wdt(w), bias.defined() ? bias.raw() : nullptr,
@@ -183,6 +194,7 @@ void CudaBackend::conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, c
 void CudaBackend::rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
                              const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) {
   constexpr const char* op = "rglru_scan";
+  const auto timed = profile_.time(op);
   checks::check_rglru_scan_args(DeviceKind::CUDA, out, x, gate_x_pre, gate_a_pre, recurrent_param, positions, h);
   const int64_t T = x.dim(0), C = x.dim(1);
   if (T == 0 || C == 0) return;
@@ -204,6 +216,7 @@ void CudaBackend::rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_
 
 void CudaBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) {
   constexpr const char* op = "rotary";
+  const auto timed = profile_.time(op);
   check_f32(op, "x", x, 2);
   HL_CHECK(heads > 0 && head_dim > 0, op, ": heads (", heads, ") and head_dim (", head_dim, ") must be positive");
   HL_CHECK(x.dim(1) == int64_t(heads) * head_dim, op, ": x ", x.describe(), " must be [T, ", heads, " * ", head_dim,
@@ -227,6 +240,7 @@ void CudaBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float
 void CudaBackend::selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log,
                                  const Tensor& B, const Tensor& C, const Tensor& D, Tensor& state) {
   const char* op = "selective_scan";
+  const auto timed = profile_.time(op);
   checks::check_selective_scan_args(DeviceKind::CUDA, y, x, delta, A_log, B, C, D, state);
   const int64_t T = x.dim(0), Din = x.dim(1), N = A_log.dim(1);
   HL_CHECK(launch_selective_scan(y.data<float>(), x.data<float>(), delta.data<float>(), A_log.raw(), wdt(A_log),
@@ -238,6 +252,7 @@ void CudaBackend::selective_scan(Tensor& y, const Tensor& x, const Tensor& delta
 
 void CudaBackend::gather_rows(Tensor& out, const Tensor& x, const std::vector<int32_t>& rows) {
   const char* op = "gather_rows";
+  const auto timed = profile_.time(op);
   checks::check_gather_rows_args(DeviceKind::CUDA, out, x, rows);
   if (rows.empty()) return;
   const Tensor drows = to_device(rows, DType::I32);
@@ -249,6 +264,7 @@ void CudaBackend::gather_rows(Tensor& out, const Tensor& x, const std::vector<in
 void CudaBackend::scatter_add_rows(Tensor& y, const Tensor& src, const std::vector<int32_t>& rows,
                                    const std::vector<float>& weights) {
   const char* op = "scatter_add_rows";
+  const auto timed = profile_.time(op);
   checks::check_scatter_add_rows_args(DeviceKind::CUDA, y, src, rows, weights);
   if (rows.empty()) return;
   const Tensor drows = to_device(rows, DType::I32);

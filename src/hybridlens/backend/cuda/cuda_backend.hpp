@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include "hybridlens/backend/backend.hpp"
+#include "hybridlens/backend/cuda/op_profile.hpp"
 
 namespace hl::cuda {
 
@@ -66,9 +67,11 @@ class CudaBackend final : public Backend {
             int64_t K, int64_t N);
 
   int index_;
+  int multiprocessors_ = 1;
   bool precise_;
   std::map<std::pair<float, int>, Tensor> inv_freq_;  // rotary frequencies per (theta, rot_dims)
   cublasHandle_t blas_ = nullptr;
+  OpProfile profile_;  // HL_CUDA_PROFILE=1: time per operation, printed at destruction
 };
 
 }  // namespace hl::cuda

@@ -61,6 +61,7 @@ void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, con
 
 void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) {
   constexpr const char* op = "linear";
+  const auto timed = profile_.time(op);
   checks::check_linear_args(DeviceKind::CUDA, out, x, w, bias);
   const int64_t T = x.dim(0), K = x.dim(1), N = w.dim(0);
   if (T == 0 || N == 0) return;
@@ -81,6 +82,7 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Te
 
 void CudaBackend::block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) {
   constexpr const char* op = "block_diag_linear";
+  const auto timed = profile_.time(op);
   checks::check_block_diag_linear_args(DeviceKind::CUDA, out, x, w, b);
   const int64_t T = x.dim(0), C = x.dim(1), blocks = w.dim(0), bw = w.dim(1);
   if (T == 0 || C == 0) return;

@@ -33,7 +33,7 @@ __device__ __forceinline__ void load8(const void* w, WDt dt, int64_t i, float* v
 }
 
 // One warp per output column n.
-__global__ void gemv_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, int T, int64_t K,
+__global__ void gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias, WDt bdt, int T, int64_t K,
                        int64_t N, bool vec) {
   const int lane = threadIdx.x & 31;
   const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
@@ -43,6 +43,7 @@ __global__ void gemv_k(float* out, const float* x, const void* w, WDt dt, const 
   for (int t = 0; t < kGemvMaxRows; ++t) acc[t] = 0.0f;
   const int64_t row = n * K;
   if (vec) {
+#pragma unroll 4
     for (int64_t k = int64_t(lane) * 8; k < K; k += 256) {
       float wv[8];
       load8(w, dt, row + k, wv);
@@ -74,30 +75,44 @@ __global__ void gemv_k(float* out, const float* x, const void* w, WDt dt, const 
   }
 }
 
-// One thread per output channel (h, j), all rows at once.
-__global__ void block_diag_k(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int T,
-                             int64_t blocks, int64_t bw) {
-  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+// Block-diagonal, few rows: out[t, h*bw + j] = b + sum_i x[t, h*bw + i] w[h, i, j]. A block holds 32 output
+// columns of one diagonal block (one lane each, so weight loads are coalesced) and its 8 warps split the
+// inputs i; the warps' partial sums meet in shared memory. (One thread walking all bw inputs alone was
+// bound by load latency: about 90 us per call at the 2B shape.)
+constexpr int kBdCols = 32;
+
+__global__ void __launch_bounds__(kWarps * 32) block_diag_k(float* out, const float* x, const void* w, WDt dt,
+                                                            const void* b, WDt bdt, int T, int64_t blocks, int64_t bw) {
+  const int64_t tiles = (bw + kBdCols - 1) / kBdCols;
+  const int64_t h = blockIdx.x / tiles;
+  const int64_t j = (blockIdx.x % tiles) * kBdCols + (threadIdx.x & 31);
+  const int warp = threadIdx.x >> 5;
   const int64_t C = blocks * bw;
-  if (c >= C) return;
-  const int64_t h = c / bw, j = c % bw;
   float acc[kGemvMaxRows];
 #pragma unroll
   for (int t = 0; t < kGemvMaxRows; ++t) acc[t] = 0.0f;
-  const int64_t base = h * bw * bw + j;
-  for (int64_t i = 0; i < bw; ++i) {
-    const float wv = ldw(w, dt, base + i * bw);
+  if (j < bw) {
+    const int64_t base = h * bw * bw + j;
+#pragma unroll 4
+    for (int64_t i = warp; i < bw; i += kWarps) {
+      const float wv = ldw(w, dt, base + i * bw);
 #pragma unroll
-    for (int t = 0; t < kGemvMaxRows; ++t) {
-      if (t >= T) break;
-      acc[t] += x[int64_t(t) * C + h * bw + i] * wv;
+      for (int t = 0; t < kGemvMaxRows; ++t) {
+        if (t >= T) break;
+        acc[t] += x[int64_t(t) * C + h * bw + i] * wv;
+      }
     }
   }
-  const float bias = b ? ldw(b, bdt, c) : 0.0f;
+  __shared__ float red[kWarps][kGemvMaxRows][kBdCols];
 #pragma unroll
-  for (int t = 0; t < kGemvMaxRows; ++t) {
-    if (t >= T) break;
-    out[int64_t(t) * C + c] = acc[t] + bias;
+  for (int t = 0; t < kGemvMaxRows; ++t) red[warp][t][threadIdx.x & 31] = acc[t];
+  __syncthreads();
+  if (warp != 0 || j >= bw) return;
+  const float bias = b ? ldw(b, bdt, h * bw + j) : 0.0f;
+  for (int t = 0; t < T; ++t) {
+    float sum = 0.0f;
+    for (int v = 0; v < kWarps; ++v) sum += red[v][t][threadIdx.x];
+    out[int64_t(t) * C + h * bw + j] = sum + bias;
   }
 }
 
@@ -114,7 +129,8 @@ void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const 
                        int64_t blocks, int64_t bw, cudaStream_t s) {
   const int64_t C = blocks * bw;
   if (T <= 0 || C <= 0) return;
-  block_diag_k<<<blocks_for(C, 128), 128, 0, s>>>(out, x, w, dt, b, bdt, int(T), blocks, bw);
+  const int64_t tiles = (bw + kBdCols - 1) / kBdCols;
+  block_diag_k<<<unsigned(blocks * tiles), kWarps * 32, 0, s>>>(out, x, w, dt, b, bdt, int(T), blocks, bw);
 }
 
 }  // namespace hl::cuda

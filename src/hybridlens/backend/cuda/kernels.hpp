@@ -65,7 +65,16 @@ struct AttnArgs {
   int H, KVH, D;
   float scale;
   int64_t span_begin, span_end;  // needle [begin, end); empty when no span is needed
+  // Key splitting (set by plan_key_splits): each (query, head) is `splits` blocks of `chunk` keys each when
+  // there are too few queries to fill the GPU (decode); their partial results go to the workspace and a
+  // merge kernel combines them. splits == 1: one block per (query, head), no workspace.
+  int splits;
+  int64_t chunk;
+  void* workspace;
 };
+
+// Chooses a.splits and a.chunk for the call; returns the workspace bytes the passes need (0 for one split).
+size_t plan_key_splits(AttnArgs& a, int multiprocessors);
 
 // Per (query, head) statistics of the unmanipulated probabilities; [T, H] each.
 struct AttnStats {

@@ -1,0 +1,43 @@
+#pragma once
+// Where the GPU time goes, per backend operation: with HL_CUDA_PROFILE=1 every operation records a CUDA
+// event pair around its work on the stream, and the backend prints a table (calls, milliseconds, share) to
+// stderr when it is destroyed. Off by default: then a scope costs one branch.
+#include <cuda_runtime.h>
+
+#include <vector>
+
+namespace hl::cuda {
+
+class OpProfile {
+ public:
+  OpProfile();
+  ~OpProfile();
+  OpProfile(const OpProfile&) = delete;
+  OpProfile& operator=(const OpProfile&) = delete;
+
+  class Scope {
+   public:
+    Scope(OpProfile* p, const char* op);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    OpProfile* p_;
+    size_t index_ = 0;
+  };
+
+  Scope time(const char* op) { return Scope(on_ ? this : nullptr, op); }
+  // Prints the table (when on and anything was timed) and forgets the records.
+  void report();
+
+ private:
+  struct Record {
+    const char* op;
+    cudaEvent_t begin, end;
+  };
+  bool on_ = false;
+  std::vector<Record> records_;
+};
+
+}  // namespace hl::cuda
