@@ -486,11 +486,37 @@ def word_list(docs):
     return sorted(words)
 
 
+class NeedleWords:
+    """The words of random needles: haystack words, and with probability p_piece a pseudo-word glued from random
+    alphabetic pieces of the tokenizer (a word-start piece plus 0-2 continuations), so that copying is trained on
+    every piece and not only on the pieces of common words (held-out needles hold rare words)."""
+
+    def __init__(self, words, sp=None, p_piece=0.0):
+        self.words = words
+        self.p_piece = p_piece if sp is not None else 0.0
+        self.starts, self.conts = [], []
+        if sp is not None:
+            for i in range(sp.get_piece_size()):
+                piece = sp.id_to_piece(i)
+                body = piece[1:] if piece.startswith("\u2581") else piece
+                if not body.isalpha() or not body.isascii():
+                    continue
+                (self.starts if piece.startswith("\u2581") else self.conts).append(body.lower())
+
+    def pick(self, r):
+        if self.p_piece and r.random() < self.p_piece:
+            w = r.choice(self.starts)
+            for _ in range(r.randint(0, 2)):
+                w += r.choice(self.conts)
+            return w
+        return r.choice(self.words)
+
+
 def random_needle(r, words):
-    """A needle whose content the language model cannot guess: random haystack words in the sentence shapes of
-    NIAH needles ("The X is Y." asked as "What is the X?").  Only copying from the context answers it."""
+    """A needle whose content the language model cannot guess: random words (NeedleWords) in the sentence shapes
+    of NIAH needles ("The X is Y." asked as "What is the X?").  Only copying from the context answers it."""
     def ws(lo, hi):
-        return " ".join(r.choice(words) for _ in range(r.randint(lo, hi)))
+        return " ".join(words.pick(r) for _ in range(r.randint(lo, hi)))
 
     subj = ws(1, 3)
     pred = ws(2, 7)
@@ -679,14 +705,14 @@ W_LM = 0.25       # plain-text examples
 
 
 class BatchMaker:
-    def __init__(self, hay_dir, spm_path, heldout_path, seed):
+    def __init__(self, hay_dir, spm_path, heldout_path, seed, p_random=P_RANDOM_NEEDLE, p_piece=0.0):
         import sentencepiece as spm
 
         self.sp = spm.SentencePieceProcessor(model_file=spm_path)
         self.docs = load_haystack(hay_dir)
         self.hay = Haystack(self.docs, self.sp)
         self.banned = Banned(banned_phrases(load_heldout(heldout_path)))
-        self.gen = NeedleGen(self.banned, word_list(self.docs), p_random=P_RANDOM_NEEDLE)
+        self.gen = NeedleGen(self.banned, NeedleWords(word_list(self.docs), self.sp, p_piece), p_random=p_random)
         self.seed = seed
         self.noise = [(("" if i == 0 else " "), s, len(self.sp.encode(" " + s))) for i, s in enumerate(NOISE_SENTENCES)]
 
@@ -807,9 +833,10 @@ class BatchMaker:
         return {"ids": ids, "w": ws, "kind": kinds, "ctx": c}
 
 
-def batch_worker(q, hay_dir, spm_path, heldout_path, seed, worker, n_workers, batch_size, schedule, p_plain=0.3):
+def batch_worker(q, hay_dir, spm_path, heldout_path, seed, worker, n_workers, batch_size, schedule, p_plain=0.3,
+                 p_random=P_RANDOM_NEEDLE, p_piece=0.0):
     """Process target: puts batches worker, worker+n, ... into its own queue (blocking when full)."""
-    bm = BatchMaker(hay_dir, spm_path, heldout_path, seed)
+    bm = BatchMaker(hay_dir, spm_path, heldout_path, seed, p_random=p_random, p_piece=p_piece)
     i = worker
     while True:
         lo, hi = schedule(i)

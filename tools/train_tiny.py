@@ -327,13 +327,32 @@ def check_fast_path(model, dev, vocab, T=150):
 # =================================================================================================================
 
 
-def build_config(name):
+def build_config(name, kv_heads=0):
     import transformers
 
     spec = MODELS[name]
     kw = dict(spec["cfg"])
+    if kv_heads:
+        kw["num_key_value_heads"] = kv_heads
     kw.update(vocab_size=VOCAB, pad_token_id=0, eos_token_id=1, bos_token_id=2)
     return getattr(transformers, spec["cfg_cls"])(**kw)
+
+
+def widen_kv_heads(sd, target, head_dim):
+    """Continuing with more key/value heads than the checkpoint has: new head j starts as a copy of old head j // r
+    (r = new/old), the head its query heads used before, so the network computes the same function and the copies
+    separate during training.  Changes sd in place; returns the widened names."""
+    out = []
+    for n, w in list(sd.items()):
+        if not (n.endswith("k_proj.weight") or n.endswith("v_proj.weight")) or n not in target:
+            continue
+        rows = target[n].shape[0]
+        if w.shape[0] == rows or rows % w.shape[0]:
+            continue
+        r = rows // w.shape[0]
+        sd[n] = w.view(-1, head_dim, w.shape[1]).repeat_interleave(r, dim=0).reshape(rows, w.shape[1]).clone()
+        out.append(n)
+    return out
 
 
 def count_params(model, cfg, name):
@@ -608,14 +627,15 @@ def child_main(args):
     heldout_path = os.path.join(ROOT, "data", "needles.jsonl")
     smoke = args.smoke
     batch_size = 8 if smoke else (args.batch or MODELS[name]["batch"])
-    sched = td.LengthSchedule(16, 64 if smoke else 96, 64 if smoke else MAX_TRAIN_CTX, 1 if smoke else 600)
+    sched = td.LengthSchedule(args.ctx_min, max(args.ctx_min, 64 if smoke else 96), 64 if smoke else args.ctx_max,
+                              1 if smoke else args.ramp)
     # data workers first (fork before CUDA is initialised)
     ctx = mp.get_context("fork")
     nw = 1 if smoke else args.workers
     queues = [ctx.Queue(maxsize=6) for _ in range(nw)]
     procs = [ctx.Process(target=td.batch_worker,
                          args=(queues[w], hay_dir, args.tokenizer, heldout_path, args.data_seed, w, nw, batch_size,
-                               sched, args.p_plain), daemon=True) for w in range(nw)]
+                               sched, args.p_plain, args.p_random, args.p_piece), daemon=True) for w in range(nw)]
     for p in procs:
         p.start()
 
@@ -651,7 +671,7 @@ def child_main(args):
     np.random.seed(seed)
     torch.manual_seed(seed)
 
-    cfg = build_config(name)
+    cfg = build_config(name, args.kv_heads)
     model_cls = getattr(transformers, MODELS[name]["cls"])
     model = model_cls(cfg).float()
     if args.init_from:
@@ -661,10 +681,15 @@ def child_main(args):
         else:  # a shipped checkpoint directory (models/): its bf16 safetensors, widened to fp32
             src = os.path.join(args.init_from, MODELS[name]["dirname"])
             sd = model_cls.from_pretrained(src, dtype=torch.float32).state_dict()
+        widened = widen_kv_heads(sd, model.state_dict(), cfg.hidden_size // cfg.num_attention_heads)
+        if widened:
+            metrics["notes"].append("key/value heads widened by repetition (the same function): %s" % widened)
         missing, unexpected = model.load_state_dict(sd, strict=False)
         metrics["notes"].append("initialised from %s (missing %s, unexpected %s)" % (src, missing, unexpected))
     model.to(dev)
     metrics["config"] = {k: v for k, v in MODELS[name]["cfg"].items()}
+    if args.kv_heads:
+        metrics["config"]["num_key_value_heads"] = args.kv_heads
     metrics["params"] = count_params(model, cfg, name)
     log(name, "parameters", metrics["params"], "device", metrics["device"])
 
@@ -790,8 +815,9 @@ def child_main(args):
                            "optimizer": "AdamW(betas 0.9/0.95, weight decay 0.05 on matrices), grad clip 1.0",
                            "seconds": round(train_s, 1), "tokens_seen": tokens_seen,
                            "examples_seen": step * batch_size,
-                           "context_tokens": "16..%d (ramped up over the first %d batches)" % (sched.hi_end, sched.ramp),
+                           "context_tokens": "%d..%d (ramped up over the first %d batches)" % (sched.lo, sched.hi_end, sched.ramp),
                            "data_seed": args.data_seed, "fast_scan": FAST["on"], "p_plain": args.p_plain,
+                           "p_random_needle": args.p_random, "p_piece_word": args.p_piece,
                            "data_wait_seconds": round(wait[0], 1)}
     metrics["loss_curve"] = curve
     log(name, "trained %d steps in %.1f s" % (step, train_s))
@@ -891,7 +917,7 @@ def _fmt_acc(d):
 
 def write_model_card(outdir, name, m):
     spec = MODELS[name]
-    c = spec["cfg"]
+    c = m.get("config", spec["cfg"])
     p = m["params"]
     tr = m["training"]
     ev = m.get("eval", {})
@@ -1026,6 +1052,15 @@ def main():
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     ap.add_argument("--tokenizer", default="", help=argparse.SUPPRESS)
     ap.add_argument("--lr", type=float, default=0.0, help="peak learning rate (default: per model)")
+    ap.add_argument("--p-random", type=float, default=td.P_RANDOM_NEEDLE, help="share of needles made of random "
+                    "words (the rest: templates)")
+    ap.add_argument("--p-piece", type=float, default=0.0, help="share of random-needle words glued from random "
+                    "tokenizer pieces")
+    ap.add_argument("--ctx-min", type=int, default=16, help="shortest training context (tokens)")
+    ap.add_argument("--ctx-max", type=int, default=MAX_TRAIN_CTX, help="longest training context (tokens)")
+    ap.add_argument("--ramp", type=int, default=600, help="batches over which the longest context grows to --ctx-max")
+    ap.add_argument("--kv-heads", type=int, default=0, help="key/value heads (default: per model); more than an "
+                    "--init-from checkpoint has widens it by repetition")
     ap.add_argument("--tokenizer-from", default="", help="use this tokenizer.model instead of training one")
     ap.add_argument("--gpus", default="", help="GPU index per model in the order of --models, e.g. 0,1,1 "
                     "(default: every model on the one visible GPU)")
@@ -1064,7 +1099,9 @@ def main():
         cmd = [sys.executable, os.path.abspath(__file__), "--child", n, "--out", args.out, "--tokenizer", tok,
                "--deadline", repr(deadline), "--eval-reserve", str(args.eval_reserve), "--batch", str(args.batch),
                "--workers", str(args.workers), "--data-seed", str(args.data_seed), "--steps", str(args.steps),
-               "--p-plain", str(args.p_plain), "--lr", str(args.lr)]
+               "--p-plain", str(args.p_plain), "--lr", str(args.lr), "--p-random", str(args.p_random),
+               "--p-piece", str(args.p_piece), "--kv-heads", str(args.kv_heads), "--ctx-min", str(args.ctx_min),
+               "--ctx-max", str(args.ctx_max), "--ramp", str(args.ramp)]
         if args.smoke:
             cmd.append("--smoke")
         if args.init_from:
