@@ -1,7 +1,8 @@
 // The study's central claim on the shipped trained models (issue 6), end to end through the CLI: with every
-// attention head kept, tiny-jamba retrieves held-out needles (>= 90%); with no head kept (k = 0) neither
-// tiny-jamba nor tiny-griffin retrieves anything. A reduced grid of `hybridlens niah` (every held-out needle,
-// 2 context lengths x 3 depths), read back from the results database.
+// attention head kept, tiny-jamba retrieves held-out needles (>= 90%) and so does tiny-griffin when the needle
+// starts inside its 256-token attention window (>= 90%; beyond the window it mostly fails, the window
+// effect); with no head kept (k = 0) neither retrieves anything. A reduced grid of `hybridlens niah` (every
+// held-out needle, 2 context lengths x 3 depths), read back from the results database.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -37,6 +38,20 @@ std::map<std::pair<std::string, std::string>, Accuracy> accuracies(const std::st
   return out;
 }
 
+// accuracy with every head kept over the cells whose needle starts fewer than `distance` tokens before the
+// prompt's end
+Accuracy accuracy_within(const std::string& db, const std::string& model, int64_t distance) {
+  SqliteDb d(db, SqliteDb::Mode::ReadOnly);
+  SqliteStatement s = d.prepare(
+      "SELECT avg(c.score = 5), count(*) FROM niah_cells c JOIN models m ON m.model_id = c.model_id "
+      "WHERE m.name = ?1 AND c.keep_all = 1 AND c.prompt_tokens - c.needle_begin < ?2");
+  s.bind(1, model);
+  s.bind(2, distance);
+  Accuracy a;
+  if (s.step()) a = Accuracy{s.real(0), s.int64(1)};
+  return a;
+}
+
 TEST(TinyModelAnchors, AllHeadsRetrieveAndNoHeadsDoNot) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "the end-to-end retrieval sweep runs in the Release suite, not under AddressSanitizer";
@@ -60,8 +75,12 @@ TEST(TinyModelAnchors, AllHeadsRetrieveAndNoHeadsDoNot) {
     EXPECT_EQ(acc.at({m, "0"}).accuracy, 0.0) << m << ": retrieval with every attention head removed";
   }
   EXPECT_GE(acc.at({"tiny-jamba", "all"}).accuracy, 0.9) << r.output;
-  // tiny-griffin does not reach the 90% anchor (docs/models.md); it must still retrieve with its heads.
-  EXPECT_GT(acc.at({"tiny-griffin", "all"}).accuracy, 0.2) << r.output;
+  // tiny-griffin over the whole grid: 84.5% when measured (docs/models.md), below the 90% anchor because of
+  // needles beyond its window; inside the window it meets the anchor.
+  EXPECT_GE(acc.at({"tiny-griffin", "all"}).accuracy, 0.75) << r.output;
+  const Accuracy in_window = accuracy_within(db, "tiny-griffin", 256);
+  EXPECT_GE(in_window.cells, 42) << "cells with the needle inside the window";
+  EXPECT_GE(in_window.accuracy, 0.9) << r.output;
 }
 
 }  // namespace
