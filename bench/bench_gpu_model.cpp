@@ -1,7 +1,9 @@
 // The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens, decode ms/token after
 // a 4096-token prefill, and one NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0),
 // with entropy recording (1) and with entropy top-2 selection in prefill and generation (2). Skipped
-// without a CUDA device. Same checkpoint as bench_model.cpp (HL_BENCH_MODEL_DIR, written on first use).
+// without a CUDA device. Same checkpoint as bench_model.cpp (HL_BENCH_MODEL_DIR, written on first use), or
+// a random model made on the GPU without a file: HL_BENCH_MODEL_DIR=random:recurrent_gemma:9b,
+// random:jamba:jamba-mini-1.6 (the other shapes of issue 7).
 //
 //   build-cuda/hl_bench --benchmark_filter=Gpu2b
 #include <benchmark/benchmark.h>
@@ -28,8 +30,9 @@ struct Gpu2b {
   Gpu2b() {
     if (cuda_device_count(&why) == 0) return;
     const char* env = std::getenv("HL_BENCH_MODEL_DIR");
+    // a checkpoint directory, or a random model made on the GPU (e.g. random:jamba:jamba-mini-1.6)
     const std::string dir = env ? env : "build/bench-rg2b";
-    if (!std::filesystem::exists(dir + "/model.safetensors")) {
+    if (!is_random_model(dir) && !std::filesystem::exists(dir + "/model.safetensors")) {
       std::cerr << "writing a 2b-shaped random checkpoint to " << dir << " ...\n";
       RandomCheckpointOptions o;
       o.preset = "2b";
@@ -49,10 +52,12 @@ Gpu2b& the2b() {
   return b;
 }
 
+// BOS, then random ids of the benchmarked model's vocabulary
 std::vector<int32_t> ids(int n) {
+  const Model& m = *the2b().model;
   std::mt19937 rng(1);
-  std::vector<int32_t> v{2};
-  while (int(v.size()) < n) v.push_back(int32_t(3 + rng() % 255000));
+  std::vector<int32_t> v{m.info().bos_id};
+  while (int(v.size()) < n) v.push_back(int32_t(3 + rng() % unsigned(m.info().vocab - 3)));
   return v;
 }
 
@@ -94,7 +99,7 @@ void BM_Gpu2b_Decode(benchmark::State& state) {
   int32_t tok[1] = {17};
   for (auto _ : state) {
     benchmark::DoNotOptimize(b.model->forward(st, tok, Phase::Generation, LogitsWanted::Last, lens.get()));
-    tok[0] = (tok[0] * 31 + 7) % 250000;
+    tok[0] = (tok[0] * 31 + 7) % b.model->info().vocab;
   }
   state.counters["tokens_per_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -173,5 +173,19 @@ TEST(Cli, InfoDescribesTheModel) {
     EXPECT_NE(o.out.find(s), std::string::npos) << s << " in " << o.out;
 }
 
+TEST(Cli, GeneratesFromARandomModelWithoutAFile) {
+  const Outcome o =
+      run_cli("generate --model random:jamba:tiny:3 --ids 2,17,40 --max-new-tokens 4 --ignore-eos --json");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("\"ids\":"), std::string::npos) << o.out;
+}
+
+TEST(CliErrors, RandomModels) {
+  expect_one_error_line(run_cli("generate --model random:jamba --ids 2,5"), "random:ARCH:PRESET[:SEED]");
+  expect_one_error_line(run_cli("generate --model random:jamba:tiny --prompt hello"), "tokenizer.model");
+  expect_one_error_line(run_cli("niah --model random:mamba:tiny --db " + test::temp_dir("rnd") + "/x.db"),
+                        "random-checkpoint");
+}
+
 }  // namespace
 }  // namespace hl

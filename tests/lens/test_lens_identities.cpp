@@ -12,7 +12,6 @@
 #include "hybridlens/io/npy.hpp"
 #include "hybridlens/io/safetensors.hpp"
 #include "hybridlens/lens/lens.hpp"
-#include "hybridlens/model/random_checkpoint.hpp"
 #include "hybridlens/model/registry.hpp"
 #include "support/fixtures.hpp"
 
@@ -20,14 +19,7 @@ namespace hl {
 namespace {
 
 std::string tiny_checkpoint(const std::string& arch) {
-  RandomCheckpointOptions o;
-  o.arch = arch;
-  o.preset = "tiny";
-  o.dtype = DType::F32;
-  o.seed = 3;
-  o.out_dir = test::temp_dir("lens_" + arch);
-  write_random_checkpoint(o);
-  return o.out_dir;
+  return test::tiny_random_checkpoint(arch, DType::F32, 3, "lens");
 }
 
 std::vector<int32_t> prompt_ids(int n, int vocab, unsigned seed) {

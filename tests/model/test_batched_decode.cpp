@@ -10,7 +10,6 @@
 #include "hybridlens/backend/make_backend.hpp"
 #include "hybridlens/lens/lens.hpp"
 #include "hybridlens/model/generate.hpp"
-#include "hybridlens/model/random_checkpoint.hpp"
 #include "hybridlens/model/registry.hpp"
 #include "support/fixtures.hpp"
 
@@ -21,14 +20,7 @@ struct TinyModel {
   std::unique_ptr<Backend> backend = make_cpu_backend();
   std::unique_ptr<Model> model;
   explicit TinyModel(const std::string& arch) {
-    RandomCheckpointOptions o;
-    o.arch = arch;
-    o.preset = "tiny";
-    o.dtype = DType::F32;
-    o.seed = 11;
-    o.out_dir = test::temp_dir("batched_" + arch);
-    write_random_checkpoint(o);
-    model = load_model(o.out_dir, *backend);
+    model = load_model(test::tiny_random_checkpoint(arch, DType::F32, 11, "batched"), *backend);
   }
 };
 
@@ -237,15 +229,9 @@ TEST(BatchedDecode, RejectsMismatchedArguments) {
 TEST_P(BatchedDecodeTest, CudaForwardBatchEqualsForwardPerFork) {
   std::string why;
   if (cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
-  RandomCheckpointOptions o;
-  o.arch = GetParam();
-  o.preset = "tiny";
-  o.dtype = DType::F32;
-  o.seed = 11;
-  o.out_dir = test::temp_dir("batched_cuda_" + GetParam());
-  write_random_checkpoint(o);
   std::unique_ptr<Backend> backend = make_cuda_backend(0, true);
-  std::unique_ptr<Model> model = load_model(o.out_dir, *backend);
+  std::unique_ptr<Model> model =
+      load_model(test::tiny_random_checkpoint(GetParam(), DType::F32, 11, "batched_cuda"), *backend);
   const int64_t V = model->info().vocab;
   const std::vector<int32_t> prompt = random_ids(kPrompt, int(V), model->info().bos_id, 3);
   DecodeState prefilled = model->new_state();

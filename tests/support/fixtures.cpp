@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "hybridlens/io/json_file.hpp"
+#include "hybridlens/model/random_checkpoint.hpp"
 #include "hybridlens/model/registry.hpp"
 
 namespace fs = std::filesystem;
@@ -61,6 +62,17 @@ std::string temp_dir(const std::string& tag) {
   const fs::path p = root.path / (tag + "_" + std::to_string(counter++));
   fs::create_directories(p);
   return p.string();
+}
+
+std::string tiny_random_checkpoint(const std::string& arch, DType dtype, uint64_t seed, const std::string& tag) {
+  RandomCheckpointOptions o;
+  o.arch = arch;
+  o.preset = "tiny";
+  o.dtype = dtype;
+  o.seed = seed;
+  o.out_dir = temp_dir(tag + "_" + arch);
+  write_random_checkpoint(o);
+  return o.out_dir;
 }
 
 }  // namespace hl::test

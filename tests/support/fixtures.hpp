@@ -1,8 +1,11 @@
 #pragma once
 // Reference fixtures made with transformers by tools/make_fixtures.py (tests/fixtures/<name>/).
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "hybridlens/core/dtype.hpp"
 
 namespace hl::test {
 
@@ -27,5 +30,8 @@ std::vector<Fixture> fixtures_of(const std::string& arch);
 
 // A fresh empty directory under the system temp dir, removed at process exit.
 std::string temp_dir(const std::string& tag);
+
+// `hybridlens random-checkpoint --preset tiny` of the architecture written to a fresh temp dir; returns the dir.
+std::string tiny_random_checkpoint(const std::string& arch, DType dtype, uint64_t seed, const std::string& tag);
 
 }  // namespace hl::test

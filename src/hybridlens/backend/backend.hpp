@@ -53,6 +53,9 @@ class Backend {
   virtual void to_host(const Tensor& src, float* dst) = 0;
   // dst and src have the same dtype and element count.
   virtual void copy(Tensor& dst, const Tensor& src) = 0;
+  // Fills t (F32, BF16 or F16, this backend's) with the counter-based uniform values of
+  // core/uniform_fill.hpp: random weights made where they live.
+  virtual void fill_uniform(Tensor& t, float lo, float hi, uint64_t stream) = 0;
 
   // --- elementwise and row operations --------------------------------------------------------------
   // out[t, :] = table[ids[t], :] * scale. table: [V, D] any weight dtype; out F32 [T, D]. Ids are checked

@@ -12,7 +12,10 @@
 namespace hl::cli {
 
 void ModelOptions::add_to(CLI::App& cmd) {
-  cmd.add_option("--model", dir, "checkpoint directory (config.json, safetensors, tokenizer.model)")->required();
+  cmd.add_option("--model", dir,
+                 "checkpoint directory (config.json, safetensors, tokenizer.model), or random:ARCH:PRESET[:SEED] for "
+                 "random BF16 weights made on the device (no file; e.g. random:jamba:jamba-mini-1.6)")
+      ->required();
   cmd.add_option("--threads", threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   add_device_option(cmd, device);
 }

@@ -36,14 +36,12 @@ ExpertLayout layout_of(const JambaConfig& c, const TensorStore& store) {
 
 class Jamba final : public LayerStackModel {
  public:
-  Jamba(const JambaConfig& c, const TensorStore& store, Backend& be)
-      : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(layout_of(c, store)), be)) {
+  Jamba(const JambaConfig& c, Weights w, ExpertLayout layout, Backend& be) : c_(c), be_(be), w_(std::move(w)) {
     info_ = c.describe();
     info_.active_parameters += w_.parameters() - info_.parameters;  // the inactive experts' share stays
     info_.parameters = w_.parameters();
     info_.weight_dtype = w_.dtype_summary();
     mixer_shape_ = MambaMixerShape{c.hidden, c.d_inner(), c.d_state, c.dt_rank, c.d_conv, c.conv_bias, c.proj_bias, true};
-    const ExpertLayout layout = layout_of(c, store);
     for (int i = 0; i < c.layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
       Layer l;
@@ -220,7 +218,12 @@ class Jamba final : public LayerStackModel {
 }  // namespace
 
 std::unique_ptr<Model> make_jamba(const JambaConfig& config, const TensorStore& store, Backend& backend) {
-  return std::make_unique<Jamba>(config, store, backend);
+  const ExpertLayout layout = layout_of(config, store);
+  return make_jamba(config, Weights::load(store, config.weight_specs(layout), backend), layout, backend);
+}
+
+std::unique_ptr<Model> make_jamba(const JambaConfig& config, Weights weights, ExpertLayout layout, Backend& backend) {
+  return std::make_unique<Jamba>(config, std::move(weights), layout, backend);
 }
 
 }  // namespace hl

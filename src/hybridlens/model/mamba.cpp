@@ -12,8 +12,7 @@ namespace {
 
 class Mamba final : public LayerStackModel {
  public:
-  Mamba(const MambaConfig& c, const TensorStore& store, Backend& be)
-      : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(), be)) {
+  Mamba(const MambaConfig& c, Weights w, Backend& be) : c_(c), be_(be), w_(std::move(w)) {
     info_ = c.describe();
     info_.parameters = w_.parameters();
     info_.weight_dtype = w_.dtype_summary();
@@ -74,7 +73,11 @@ class Mamba final : public LayerStackModel {
 }  // namespace
 
 std::unique_ptr<Model> make_mamba(const MambaConfig& config, const TensorStore& store, Backend& backend) {
-  return std::make_unique<Mamba>(config, store, backend);
+  return make_mamba(config, Weights::load(store, config.weight_specs(), backend), backend);
+}
+
+std::unique_ptr<Model> make_mamba(const MambaConfig& config, Weights weights, Backend& backend) {
+  return std::make_unique<Mamba>(config, std::move(weights), backend);
 }
 
 }  // namespace hl

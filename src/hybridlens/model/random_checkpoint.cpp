@@ -5,7 +5,7 @@
 #include <fstream>
 #include <functional>
 
-#include "hybridlens/core/parallel.hpp"
+#include "hybridlens/core/uniform_fill.hpp"
 #include "hybridlens/io/safetensors_stream_writer.hpp"
 #include "hybridlens/model/jamba_config.hpp"
 #include "hybridlens/model/mamba_config.hpp"
@@ -13,28 +13,6 @@
 
 namespace hl {
 namespace {
-
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-void fill_uniform(void* dst, DType dtype, int64_t n, float lo, float hi, uint64_t stream) {
-  parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float u = float(mix(stream ^ uint64_t(i) * 0xd1b54a32d192ed03ull) >> 40) * (1.0f / 16777216.0f);
-      const float v = lo + (hi - lo) * u;
-      switch (dtype) {
-        case DType::F32: static_cast<float*>(dst)[i] = v; break;
-        case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v); break;
-        case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(v); break;
-        default: fail("random checkpoint: unsupported dtype ", dtype_name(dtype));
-      }
-    }
-  });
-}
 
 std::vector<WeightSpec> specs_for(const RandomCheckpointOptions& o, nlohmann::json& config) {
   if (o.arch == "recurrent_gemma") {
@@ -103,18 +81,8 @@ int64_t write_random_checkpoint(const RandomCheckpointOptions& o) {
   }
   const auto fill = [&](size_t i, void* dst) {
     const WeightSpec& s = specs[i];
-    float lo = s.lo, hi = s.hi;
-    if (s.init == WeightSpec::Init::Linear) {
-      // Variance-preserving for x @ W^T: uniform with std 1/sqrt(fan_in).
-      const float a = std::sqrt(3.0f / float(s.shape.back()));
-      lo = -a;
-      hi = a;
-    } else if (s.init == WeightSpec::Init::Zero) {
-      lo = hi = 0;
-    } else if (s.init == WeightSpec::Init::One) {
-      lo = hi = 1;
-    }
-    fill_uniform(dst, o.dtype, shape_numel(s.shape), lo, hi, mix(o.seed ^ std::hash<std::string>{}(s.name)));
+    const auto [lo, hi] = random_range(s);
+    fill_uniform_host(dst, o.dtype, shape_numel(s.shape), lo, hi, random_stream(o.seed, s.name));
   };
   write_safetensors_streamed((std::filesystem::path(o.out_dir) / "model.safetensors").string(), planned, fill,
                              {{"format", "pt"}, {"generator", "hybridlens random-checkpoint"}});

@@ -12,8 +12,7 @@ namespace {
 
 class RecurrentGemma final : public LayerStackModel {
  public:
-  RecurrentGemma(const RecurrentGemmaConfig& c, const TensorStore& store, Backend& be)
-      : c_(c), be_(be), w_(Weights::load(store, c.weight_specs(), be)) {
+  RecurrentGemma(const RecurrentGemmaConfig& c, Weights w, Backend& be) : c_(c), be_(be), w_(std::move(w)) {
     info_.architecture = "RecurrentGemmaForCausalLM";
     for (int i = 0; i < c.layers; ++i) info_.layer_kinds.push_back(c.is_attention(i) ? "attention" : "recurrent");
     info_.hidden = c.hidden;
@@ -167,7 +166,11 @@ class RecurrentGemma final : public LayerStackModel {
 
 std::unique_ptr<Model> make_recurrent_gemma(const RecurrentGemmaConfig& config, const TensorStore& store,
                                             Backend& backend) {
-  return std::make_unique<RecurrentGemma>(config, store, backend);
+  return make_recurrent_gemma(config, Weights::load(store, config.weight_specs(), backend), backend);
+}
+
+std::unique_ptr<Model> make_recurrent_gemma(const RecurrentGemmaConfig& config, Weights weights, Backend& backend) {
+  return std::make_unique<RecurrentGemma>(config, std::move(weights), backend);
 }
 
 }  // namespace hl

@@ -1,7 +1,9 @@
 #include "hybridlens/model/registry.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
+#include <vector>
 
 #include "hybridlens/io/json_file.hpp"
 #include "hybridlens/io/safetensors.hpp"
@@ -35,7 +37,51 @@ std::string architecture_from(const nlohmann::json& j, const std::string& path) 
   return it->second;
 }
 
+struct RandomSpec {
+  std::string arch, preset;
+  uint64_t seed = 0;
+};
+
+RandomSpec parse_random(const std::string& spec) {
+  const std::string usage = "\" (expected random:ARCH:PRESET[:SEED], e.g. random:recurrent_gemma:2b or "
+                            "random:jamba:jamba-mini-1.6:7)";
+  std::vector<std::string> parts;
+  size_t from = 0;
+  for (size_t at; (at = spec.find(':', from)) != std::string::npos; from = at + 1)
+    parts.push_back(spec.substr(from, at - from));
+  parts.push_back(spec.substr(from));
+  HL_CHECK(parts.size() == 3 || parts.size() == 4, "bad random model \"", spec, usage);
+  RandomSpec r{parts[1], parts[2], 0};
+  if (parts.size() == 4) {
+    const std::string& s = parts[3];
+    HL_CHECK(!s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos,
+             "bad random model \"", spec, "\": the seed \"", s, "\" is not a non-negative integer");
+    r.seed = std::stoull(s);
+  }
+  return r;
+}
+
+std::unique_ptr<Model> random_model(const std::string& spec, Backend& backend) {
+  const RandomSpec r = parse_random(spec);
+  if (r.arch == "recurrent_gemma") {
+    const RecurrentGemmaConfig c = RecurrentGemmaConfig::preset(r.preset);
+    return make_recurrent_gemma(c, Weights::random(c.weight_specs(), backend, r.seed, DType::BF16), backend);
+  }
+  if (r.arch == "jamba") {
+    const JambaConfig c = JambaConfig::preset(r.preset);
+    return make_jamba(c, Weights::random(c.weight_specs(), backend, r.seed, DType::BF16), ExpertLayout::PerExpert,
+                      backend);
+  }
+  if (r.arch == "mamba") {
+    const MambaConfig c = MambaConfig::preset(r.preset);
+    return make_mamba(c, Weights::random(c.weight_specs(), backend, r.seed, DType::BF16), backend);
+  }
+  fail("bad random model \"", spec, "\": unknown architecture \"", r.arch, "\" (known: recurrent_gemma, jamba, mamba)");
+}
+
 }  // namespace
+
+bool is_random_model(const std::string& model) { return model.rfind("random:", 0) == 0; }
 
 std::string architecture_of(const std::string& model_dir) {
   const std::string path = (std::filesystem::path(model_dir) / "config.json").string();
@@ -43,6 +89,7 @@ std::string architecture_of(const std::string& model_dir) {
 }
 
 std::unique_ptr<Model> load_model(const std::string& model_dir, Backend& backend) {
+  if (is_random_model(model_dir)) return random_model(model_dir, backend);
   HL_CHECK(std::filesystem::is_directory(model_dir), model_dir, ": not a model directory");
   const std::string path = (std::filesystem::path(model_dir) / "config.json").string();
   const nlohmann::json j = read_json_file(path);

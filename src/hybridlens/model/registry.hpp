@@ -12,6 +12,12 @@ namespace hl {
 // model_type spelling: "recurrent_gemma", "jamba", "mamba". Throws for anything else.
 std::string architecture_of(const std::string& model_dir);
 
+// model_dir may also be a random model, made on the backend without any file:
+// "random:ARCH:PRESET[:SEED]" (ARCH and PRESET as `hybridlens random-checkpoint` takes them, SEED default 0),
+// with BF16 weights bit for bit equal to that command's for the same seed.
 std::unique_ptr<Model> load_model(const std::string& model_dir, Backend& backend);
+
+// Whether `model` names a random model ("random:...") rather than a directory.
+bool is_random_model(const std::string& model);
 
 }  // namespace hl

@@ -20,7 +20,6 @@
 #include "hybridlens/io/npy.hpp"
 #include "hybridlens/lens/lens.hpp"
 #include "hybridlens/model/generate.hpp"
-#include "hybridlens/model/random_checkpoint.hpp"
 #include "hybridlens/model/registry.hpp"
 #include "support/fixtures.hpp"
 
@@ -78,6 +77,27 @@ void fixture_logits(bool precise) {
 }
 
 TEST(CudaModels, FixtureLogitsPrecise) { fixture_logits(true); }
+
+// A random model made on the GPU (no file) computes what the same random model made on the CPU computes.
+TEST(CudaModels, RandomModelMadeOnTheGpuMatchesTheCpu) {
+  HL_CUDA_BACKEND_OR_SKIP(be, true);
+  auto cpu = make_cpu_backend();
+  for (const char* arch : {"recurrent_gemma", "jamba", "mamba"}) {
+    const std::string name = std::string("random:") + arch + ":tiny:9";
+    auto g = load_model(name, *be);
+    auto c = load_model(name, *cpu);
+    std::vector<int32_t> ids{c->info().bos_id};
+    for (int i = 0; i < 60; ++i) ids.push_back(int32_t((i * 53 + 7) % c->info().vocab));
+    DecodeState sg = g->new_state(), sc = c->new_state();
+    const std::vector<float> lg = g->forward(sg, ids, Phase::Prefill, LogitsWanted::All);
+    const std::vector<float> lc = c->forward(sc, ids, Phase::Prefill, LogitsWanted::All);
+    ASSERT_EQ(lg.size(), lc.size());
+    const Err e = compare(lg, lc.data(), lc.size());
+    std::printf("[ cuda fix ] %s on the GPU vs the CPU: max abs error %.3g, scale %.3g\n", name.c_str(), e.err,
+                e.scale);
+    EXPECT_LE(e.err, 1e-4 * e.scale) << name;
+  }
+}
 TEST(CudaModels, FixtureLogitsDefault) { fixture_logits(false); }
 
 TEST(CudaModels, FixtureEntropiesAndGreedyContinuations) {
@@ -110,16 +130,7 @@ TEST(CudaModels, FixtureEntropiesAndGreedyContinuations) {
     }
 }
 
-std::string tiny(const std::string& arch) {
-  RandomCheckpointOptions o;
-  o.arch = arch;
-  o.preset = "tiny";
-  o.dtype = DType::BF16;
-  o.seed = 5;
-  o.out_dir = test::temp_dir("cuda_" + arch);
-  write_random_checkpoint(o);
-  return o.out_dir;
-}
+std::string tiny(const std::string& arch) { return test::tiny_random_checkpoint(arch, DType::BF16, 5, "cuda"); }
 
 // Prefill then single-token steps; every logit and the lens.
 std::vector<float> run(Model& m, const std::vector<int32_t>& prompt, int steps, Lens* lens) {

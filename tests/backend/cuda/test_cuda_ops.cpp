@@ -59,6 +59,26 @@ TEST(CudaOps, RejectsHostTensorsAndBadShapes) {
   }
 }
 
+// Random weights made on the GPU are the host's bits (read back through embed, an exact widening).
+TEST(CudaOps, FillUniformEqualsTheHostBitForBit) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  for (DType dt : test::weight_dtypes()) {
+    const int64_t R = 777, C = 129;  // not a multiple of the block size
+    Tensor host = cpu->zeros(dt, {R, C});
+    Tensor dev = be->zeros(dt, {R, C});
+    cpu->fill_uniform(host, -0.3f, 0.7f, 0x1234abcdull);
+    be->fill_uniform(dev, -0.3f, 0.7f, 0x1234abcdull);
+    std::vector<int32_t> rows(R);
+    for (int64_t r = 0; r < R; ++r) rows[size_t(r)] = int32_t(r);
+    Tensor want = f32({R, C});
+    cpu->embed(want, host, rows, 1.0f);
+    Tensor got = be->zeros(DType::F32, {R, C});
+    be->embed(got, dev, rows, 1.0f);
+    EXPECT_TRUE(test::bitwise_equal(on_host(*be, got), want, test::case_name("fill_uniform", dt, {R, C})));
+  }
+}
+
 TEST(CudaOps, Embed) {
   HL_CUDA_BACKEND_OR_SKIP(be, false);
   auto cpu = make_cpu_backend();

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "hybridlens/core/uniform_fill.hpp"
+
 #include "hybridlens/backend/cpu/attention.hpp"
 #include "hybridlens/backend/cpu/checks.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
@@ -31,6 +33,11 @@ void CpuBackend::copy(Tensor& dst, const Tensor& src) {
   HL_CHECK(dst.dtype() == src.dtype() && dst.numel() == src.numel(), "copy: dst ", dst.describe(), " and src ",
            src.describe(), " must have the same dtype and element count");
   if (src.nbytes() > 0 && dst.raw() != src.raw()) std::memmove(dst.raw(), src.raw(), src.nbytes());
+}
+
+void CpuBackend::fill_uniform(Tensor& t, float lo, float hi, uint64_t stream) {
+  check_defined("fill_uniform", "t", t);
+  fill_uniform_host(t.raw(), t.dtype(), t.numel(), lo, hi, stream);
 }
 
 void CpuBackend::embed(Tensor& out, const Tensor& table, const std::vector<int32_t>& ids, float scale) {

@@ -98,6 +98,17 @@ void CudaBackend::copy(Tensor& dst, const Tensor& src) {
     check_cuda(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDefault, nullptr), "copy");
 }
 
+void CudaBackend::fill_uniform(Tensor& t, float lo, float hi, uint64_t stream) {
+  constexpr const char* op = "fill_uniform";
+  const auto timed = profile_.time(op);
+  check_defined(op, "t", t);
+  HL_CHECK(t.device().kind == DeviceKind::CUDA, op, ": t must be on the GPU, got ", t.describe());
+  HL_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::BF16 || t.dtype() == DType::F16, op,
+           ": t must be F32, BF16 or F16, got ", t.describe());
+  launch_fill_uniform(t.raw(), wdt(t), t.numel(), lo, hi, stream, nullptr);
+  check_launch(op);
+}
+
 void CudaBackend::embed(Tensor& out, const Tensor& table, const std::vector<int32_t>& ids, float scale) {
   constexpr const char* op = "embed";
   const auto timed = profile_.time(op);

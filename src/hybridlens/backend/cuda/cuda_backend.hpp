@@ -31,6 +31,7 @@ class CudaBackend final : public Backend {
   Tensor upload(const Tensor& host) override;
   void to_host(const Tensor& src, float* dst) override;
   void copy(Tensor& dst, const Tensor& src) override;
+  void fill_uniform(Tensor& t, float lo, float hi, uint64_t stream) override;
 
   void embed(Tensor& out, const Tensor& table, const std::vector<int32_t>& ids, float scale) override;
   void rms_norm(Tensor& out, const Tensor& x, const Tensor& w, float eps, bool one_plus_weight) override;

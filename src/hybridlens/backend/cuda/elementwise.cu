@@ -1,6 +1,7 @@
 // Elementwise and row kernels: embed, rms_norm, activations, soft cap, add, rotary, row gather/scatter,
 // dtype conversions. One thread per element unless said otherwise; all arithmetic in fp32 as on the CPU.
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/core/uniform_fill.hpp"
 
 namespace hl::cuda {
 namespace {
@@ -88,6 +89,20 @@ __global__ void scatter_add_k(float* y, const float* src, const int32_t* rows, c
   for (int64_t i = 0; i < R; ++i) y[int64_t(rows[i]) * W + c] += weights[i] * src[i * W + c];
 }
 
+__global__ void fill_uniform_k(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float v = uniform_value(stream, i, lo, hi);
+  if (dt == WDt::F32) {
+    static_cast<float*>(dst)[i] = v;
+  } else if (dt == WDt::BF16) {
+    const __nv_bfloat16 b = __float2bfloat16_rn(v);
+    static_cast<uint16_t*>(dst)[i] = *reinterpret_cast<const uint16_t*>(&b);
+  } else {
+    static_cast<uint16_t*>(dst)[i] = __half_as_ushort(__float2half_rn(v));
+  }
+}
+
 __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
@@ -141,6 +156,9 @@ void launch_gather_rows(float* out, const float* x, const int32_t* rows, int64_t
 void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
                              int64_t W, cudaStream_t s) {
   if (R > 0 && W > 0) scatter_add_k<<<blocks_for(W, kThreads), kThreads, 0, s>>>(y, src, rows, weights, R, W);
+}
+void launch_fill_uniform(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream, cudaStream_t s) {
+  if (n > 0) fill_uniform_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(dst, dt, n, lo, hi, stream);
 }
 void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s) {
   if (n > 0) to_bf16_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(dst, src, n);

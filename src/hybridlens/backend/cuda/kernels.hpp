@@ -27,6 +27,8 @@ void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, co
                              int64_t W, cudaStream_t s);
 // dst[i] = src[i] converted to bf16 (round to nearest even), or to f32 from any weight dtype.
 void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s);
+// dst[i] = core/uniform_fill.hpp's value i of `stream`, rounded to dt as the host rounds it
+void launch_fill_uniform(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream, cudaStream_t s);
 void launch_to_f32(float* dst, const void* src, WDt dt, int64_t n, cudaStream_t s);
 // out[t, n] = bias[n] (or 0) for t < T, n < N with row stride ldo.
 void launch_fill_bias(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo, cudaStream_t s);
