@@ -194,10 +194,7 @@ MmluStats run_mmlu(const MmluConfig& cfg, ResultsDb& db, std::ostream& out, std:
   for (const std::string& dir : cfg.models) {
     ModelPlan m;
     m.dir = dir;
-    HL_CHECK(!is_random_model(dir), dir,
-             ": the experiments need a checkpoint directory with its tokenizer.model (a random:... model has none); "
-           "write one with hybridlens random-checkpoint --arch ARCH --preset PRESET --tokenizer FILE --out DIR");
-    HL_CHECK(fs::is_directory(dir), dir, ": not a model directory");
+    require_checkpoint_directory(dir);
     m.abs_dir = absolute_path(dir);
     m.config_sha256 = sha256_file((fs::path(dir) / "config.json").string());
     m.arch = architecture_of(dir);

@@ -233,10 +233,7 @@ NiahSweepStats run_niah_sweep(const NiahSweepConfig& cfg, ResultsDb& db, std::os
   for (const std::string& dir : cfg.models) {
     ModelPlan m;
     m.dir = dir;
-    HL_CHECK(!is_random_model(dir), dir,
-             ": the experiments need a checkpoint directory with its tokenizer.model (a random:... model has none); "
-             "write one with hybridlens random-checkpoint --arch ARCH --preset PRESET --tokenizer FILE --out DIR");
-    HL_CHECK(fs::is_directory(dir), dir, ": not a model directory");
+    require_checkpoint_directory(dir);
     std::error_code ec;
     m.abs_dir = fs::weakly_canonical(fs::absolute(dir), ec).string();
     if (ec) m.abs_dir = fs::absolute(dir).string();

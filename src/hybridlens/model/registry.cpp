@@ -83,6 +83,13 @@ std::unique_ptr<Model> random_model(const std::string& spec, Backend& backend) {
 
 bool is_random_model(const std::string& model) { return model.rfind("random:", 0) == 0; }
 
+void require_checkpoint_directory(const std::string& model) {
+  HL_CHECK(!is_random_model(model), model,
+           ": the experiments need a checkpoint directory with its tokenizer.model (a random:... model has none); "
+           "write one with hybridlens random-checkpoint --arch ARCH --preset PRESET --tokenizer FILE --out DIR");
+  HL_CHECK(std::filesystem::is_directory(model), model, ": not a model directory");
+}
+
 std::string architecture_of(const std::string& model_dir) {
   const std::string path = (std::filesystem::path(model_dir) / "config.json").string();
   return architecture_from(read_json_file(path), path);

@@ -20,4 +20,8 @@ std::unique_ptr<Model> load_model(const std::string& model_dir, Backend& backend
 // Whether `model` names a random model ("random:...") rather than a directory.
 bool is_random_model(const std::string& model);
 
+// Throws unless `model` is a checkpoint directory: the experiments (niah, mmlu) need its tokenizer.model,
+// which a random model has not.
+void require_checkpoint_directory(const std::string& model);
+
 }  // namespace hl
