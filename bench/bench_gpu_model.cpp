@@ -1,6 +1,7 @@
 // The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens, decode ms/token after
 // a 4096-token prefill, and one NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0),
-// with entropy recording (1) and with entropy top-2 selection in prefill and generation (2). Skipped
+// with entropy recording (1) and with entropy top-2 selection in prefill and generation (2); and one decode step
+// of 8 forked states as one batch (plain and with entropy recording). Skipped
 // without a CUDA device. Same checkpoint as bench_model.cpp (HL_BENCH_MODEL_DIR, written on first use), or
 // a random model made on the GPU without a file: HL_BENCH_MODEL_DIR=random:recurrent_gemma:9b,
 // random:jamba:jamba-mini-1.6 (the other shapes of issue 7).
@@ -104,6 +105,36 @@ void BM_Gpu2b_Decode(benchmark::State& state) {
   state.counters["tokens_per_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One decode step of 8 forks of one 4096-token prefill, as one batch (Model::forward_batch: the NIAH sweep's
+// forked cells); time per step (8 tokens).
+void BM_Gpu2b_DecodeBatch8(benchmark::State& state) {
+  Gpu2b& b = the2b();
+  if (skip(state, b)) return;
+  constexpr int kBatch = 8;
+  const ModelInfo& info = b.model->info();
+  DecodeState base = b.model->new_state();
+  b.model->forward(base, ids(4096), Phase::Prefill, LogitsWanted::Last);
+  std::vector<DecodeState> forks;
+  std::vector<std::unique_ptr<Lens>> lenses;
+  for (int i = 0; i < kBatch; ++i) {
+    forks.push_back(base.fork(*b.backend));
+    lenses.push_back(make_lens(int(state.range(0)), info));
+  }
+  std::vector<DecodeState*> states;
+  std::vector<LensHook*> hooks;
+  for (int i = 0; i < kBatch; ++i) {
+    states.push_back(&forks[size_t(i)]);
+    if (lenses[size_t(i)]) hooks.push_back(lenses[size_t(i)].get());
+  }
+  std::vector<int32_t> tok(kBatch);
+  for (int i = 0; i < kBatch; ++i) tok[size_t(i)] = 17 + i;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(b.model->forward_batch(states, tok, Phase::Generation, hooks));
+    for (int32_t& t : tok) t = (t * 31 + 7) % info.vocab;
+  }
+  state.counters["tokens_per_s"] = benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_Gpu2b_NiahCell(benchmark::State& state) {
   Gpu2b& b = the2b();
   if (skip(state, b)) return;
@@ -120,6 +151,7 @@ void BM_Gpu2b_NiahCell(benchmark::State& state) {
 
 BENCHMARK(BM_Gpu2b_Prefill4096)->Arg(0)->Arg(1)->Arg(2)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_Decode)->Arg(0)->Arg(1)->Arg(2)->Iterations(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gpu2b_DecodeBatch8)->Arg(0)->Arg(1)->Iterations(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_NiahCell)->Arg(0)->Arg(2)->Iterations(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -12,6 +12,7 @@
 // - Unless said otherwise, `out` must not alias an input.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "hybridlens/core/tensor.hpp"
@@ -44,9 +45,15 @@ class Backend {
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual const char* name() const = 0;
+  // Tokens a model's forward pass runs through its layers at a time: bounds activation memory; larger
+  // chunks make larger, more efficient matrix products where memory is plentiful (a GPU).
+  virtual int64_t prefill_chunk_tokens() const { return 512; }
 
   // --- memory -------------------------------------------------------------------------------------
   virtual Tensor zeros(DType dtype, Shape shape) = 0;
+  // A tensor for an operation to overwrite completely: its contents are unspecified (zeros on the CPU, where
+  // fresh pages are zero anyway; no clearing pass on a GPU).
+  virtual Tensor empty(DType dtype, Shape shape) { return zeros(dtype, std::move(shape)); }
   // Makes a weight usable by this backend (CPU: the mapped view itself, no copy).
   virtual Tensor upload(const Tensor& host) = 0;
   // Copies an F32 tensor of this backend to host memory (dst has numel floats).
@@ -75,6 +82,22 @@ class Backend {
   virtual void activation(Tensor& out, const Tensor& x, Activation act) = 0;
   // out = act(a) * b (out may alias a or b).
   virtual void activation_mul(Tensor& out, const Tensor& a, const Tensor& b, Activation act) = 0;
+  // Several products of one input: *p.out = linear(x, *p.w, *p.bias) for each part (bias may be an undefined
+  // tensor). By default one linear each (backend.cpp); CUDA reads every part's weights in one launch for
+  // decode rows.
+  struct LinearPart {
+    Tensor* out;
+    const Tensor* w;
+    const Tensor* bias;
+  };
+  virtual void linear_parts(const Tensor& x, std::span<const LinearPart> parts);
+  // The residual add and the norm after it: x += t, then h = rms_norm(x, w). By default add_inplace and
+  // rms_norm (backend.cpp); CUDA does both in one pass.
+  virtual void add_rms_norm(Tensor& x, const Tensor& t, Tensor& h, const Tensor& w, float eps, bool one_plus_weight);
+  // The gated half of an MLP: out = act(linear(x, w_gate, b_gate)) * linear(x, w_up, b_up). By default the
+  // two products and activation_mul (backend.cpp); a backend may fuse them (CUDA does for decode rows).
+  virtual void gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
+                            const Tensor& w_up, const Tensor& b_up, Activation act);
   // x = cap * tanh(x / cap), in place.
   virtual void soft_cap(Tensor& x, float cap) = 0;
 

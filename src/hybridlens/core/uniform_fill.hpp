@@ -26,7 +26,13 @@ HL_HOST_DEVICE inline uint64_t splitmix64(uint64_t x) {
 
 HL_HOST_DEVICE inline float uniform_value(uint64_t stream, int64_t i, float lo, float hi) {
   const float u = float(splitmix64(stream ^ uint64_t(i) * kUniformIndexMul) >> 40) * (1.0f / 16777216.0f);
+#if defined(__CUDA_ARCH__)
+  // nvcc would fuse the product and the sum into one FMA (one rounding instead of two), which changes the
+  // last bit whenever (hi - lo) * u is inexact; the explicit roundings keep the host's two.
+  return __fadd_rn(lo, __fmul_rn(hi - lo, u));
+#else
   return lo + (hi - lo) * u;
+#endif
 }
 
 // Fills host memory (F32, BF16 or F16), in parallel.

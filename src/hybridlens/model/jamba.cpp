@@ -36,7 +36,7 @@ ExpertLayout layout_of(const JambaConfig& c, const TensorStore& store) {
 
 class Jamba final : public LayerStackModel {
  public:
-  Jamba(const JambaConfig& c, Weights w, ExpertLayout layout, Backend& be) : c_(c), be_(be), w_(std::move(w)) {
+  Jamba(const JambaConfig& c, Weights w, ExpertLayout layout, Backend& be) : LayerStackModel(be), c_(c), be_(be), w_(std::move(w)) {
     info_ = c.describe();
     info_.active_parameters += w_.parameters() - info_.parameters;  // the inactive experts' share stays
     info_.parameters = w_.parameters();
@@ -107,27 +107,30 @@ class Jamba final : public LayerStackModel {
   Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase phase,
                     std::span<LensHook* const> lenses) override {
     const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden;
-    Tensor x = be_.zeros(DType::F32, {R, D});
+    Tensor x = be_.empty(DType::F32, {R, D});
     be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
-    Tensor h = be_.zeros(DType::F32, {R, D});
-    Tensor t = be_.zeros(DType::F32, {R, D});
+    Tensor h = be_.empty(DType::F32, {R, D});
+    Tensor t = be_.empty(DType::F32, {R, D});
     std::vector<LayerState*> ls(sts.size());
     int attn_index = 0;
+    // Each residual add goes with the norm that follows it (add_rms_norm).
+    if (c_.layers > 0) be_.rms_norm(h, x, layers_[0].input_norm, c_.eps, false);
     for (int i = 0; i < c_.layers; ++i) {
       const Layer& l = layers_[size_t(i)];
       for (size_t b = 0; b < sts.size(); ++b) ls[b] = &sts[b]->layers[size_t(i)];
-      be_.rms_norm(h, x, l.input_norm, c_.eps, false);
       if (l.attention)
         attention_block(t, h, l, sts, ls, T, attn_index++, phase, lenses);
       else
         mamba_mixer(be_, l.mixer, mixer_shape_, c_.eps, h, t, ls);
-      be_.add_inplace(x, t);
-      be_.rms_norm(h, x, l.ff_norm, c_.eps, false);
+      be_.add_rms_norm(x, t, h, l.ff_norm, c_.eps, false);
       if (l.moe)
         moe_block(t, h, l);
       else
         mlp(t, h, l.gate, l.up, l.down);
-      be_.add_inplace(x, t);
+      if (i + 1 < c_.layers)
+        be_.add_rms_norm(x, t, h, layers_[size_t(i + 1)].input_norm, c_.eps, false);
+      else
+        be_.add_inplace(x, t);
     }
     for (DecodeState* st : sts) st->position += T;
     return x;
@@ -136,12 +139,9 @@ class Jamba final : public LayerStackModel {
   // out = down(silu(gate(h)) * up(h)).
   void mlp(Tensor& out, const Tensor& h, const Tensor& gate_w, const Tensor& up_w, const Tensor& down_w) {
     const int64_t T = h.dim(0), F = c_.intermediate;
-    Tensor gate = be_.zeros(DType::F32, {T, F});
-    Tensor up = be_.zeros(DType::F32, {T, F});
+    Tensor gate = be_.empty(DType::F32, {T, F});
     const Tensor none;
-    be_.linear(gate, h, gate_w, none);
-    be_.linear(up, h, up_w, none);
-    be_.activation_mul(gate, gate, up, Activation::Silu);
+    be_.gated_linear(gate, h, gate_w, none, up_w, none, Activation::Silu);
     be_.linear(out, gate, down_w, none);
   }
 
@@ -149,7 +149,7 @@ class Jamba final : public LayerStackModel {
   // routed to it, and the results are added back in expert order, as transformers' index_add_ does.
   void moe_block(Tensor& out, const Tensor& h, const Layer& l) {
     const int64_t T = h.dim(0), D = c_.hidden;
-    Tensor router_logits = be_.zeros(DType::F32, {T, c_.experts});
+    Tensor router_logits = be_.empty(DType::F32, {T, c_.experts});
     be_.linear(router_logits, h, l.router, Tensor());
     std::vector<float> logits(size_t(T * c_.experts));
     be_.to_host(router_logits, logits.data());
@@ -160,8 +160,8 @@ class Jamba final : public LayerStackModel {
       const ExpertBatch& b = batches[size_t(e)];
       if (b.rows.empty()) continue;
       const int64_t n = int64_t(b.rows.size());
-      Tensor xe = be_.zeros(DType::F32, {n, D});
-      Tensor ye = be_.zeros(DType::F32, {n, D});
+      Tensor xe = be_.empty(DType::F32, {n, D});
+      Tensor ye = be_.empty(DType::F32, {n, D});
       be_.gather_rows(xe, h, b.rows);
       const Expert& x = l.experts[size_t(e)];
       mlp(ye, xe, x.gate, x.up, x.down);
@@ -174,14 +174,13 @@ class Jamba final : public LayerStackModel {
                        std::span<LensHook* const> lenses) {
     const int64_t R = h.dim(0);
     const int64_t qw = int64_t(c_.heads) * c_.head_dim, kw = int64_t(c_.kv_heads) * c_.head_dim;
-    Tensor q = be_.zeros(DType::F32, {R, qw});
-    Tensor k = be_.zeros(DType::F32, {R, kw});
-    Tensor v = be_.zeros(DType::F32, {R, kw});
-    Tensor o = be_.zeros(DType::F32, {R, qw});
+    Tensor q = be_.empty(DType::F32, {R, qw});
+    Tensor k = be_.empty(DType::F32, {R, kw});
+    Tensor v = be_.empty(DType::F32, {R, kw});
+    Tensor o = be_.empty(DType::F32, {R, qw});
     const Tensor none;
-    be_.linear(q, h, l.q, none);
-    be_.linear(k, h, l.k, none);
-    be_.linear(v, h, l.v, none);
+    const Backend::LinearPart qkv[] = {{&q, &l.q, &none}, {&k, &l.k, &none}, {&v, &l.v, &none}};
+    be_.linear_parts(h, qkv);
     // Jamba attention has no positional encoding at all: order comes from the Mamba layers.
     AttentionSpec spec;
     spec.heads = c_.heads;

@@ -6,7 +6,7 @@ std::vector<float> LayerStackModel::forward(DecodeState& state, std::span<const 
                                             LogitsWanted wanted, LensHook* lens) {
   const ModelInfo& in = info();
   return chunked_forward(
-      state, int(in.layer_kinds.size()), in.vocab, ids, wanted,
+      state, int(in.layer_kinds.size()), in.vocab, ids, wanted, chunk_tokens_,
       [&](std::span<const int32_t> chunk) {
         DecodeState* one[1] = {&state};
         LensHook* one_lens[1] = {lens};

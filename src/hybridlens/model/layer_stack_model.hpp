@@ -11,6 +11,7 @@ namespace hl {
 
 class LayerStackModel : public Model {
  public:
+  explicit LayerStackModel(const Backend& be) : chunk_tokens_(be.prefill_chunk_tokens()) {}
   std::vector<float> forward(DecodeState& state, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
                              LensHook* lens) final;
   std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
@@ -23,6 +24,9 @@ class LayerStackModel : public Model {
                             std::span<LensHook* const> lenses) = 0;
   // Appends the logits of every row of `hidden` to `logits`.
   virtual void append_logits(const Tensor& hidden, std::vector<float>& logits) = 0;
+
+ private:
+  int64_t chunk_tokens_;
 };
 
 }  // namespace hl

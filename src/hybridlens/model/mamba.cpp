@@ -12,7 +12,7 @@ namespace {
 
 class Mamba final : public LayerStackModel {
  public:
-  Mamba(const MambaConfig& c, Weights w, Backend& be) : c_(c), be_(be), w_(std::move(w)) {
+  Mamba(const MambaConfig& c, Weights w, Backend& be) : LayerStackModel(be), c_(c), be_(be), w_(std::move(w)) {
     info_ = c.describe();
     info_.parameters = w_.parameters();
     info_.weight_dtype = w_.dtype_summary();
@@ -41,16 +41,20 @@ class Mamba final : public LayerStackModel {
   Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase,
                     std::span<LensHook* const>) override {
     const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden;
-    Tensor x = be_.zeros(DType::F32, {R, D});
+    Tensor x = be_.empty(DType::F32, {R, D});
     be_.embed(x, w_.get("backbone.embeddings.weight"), std::vector<int32_t>(ids.begin(), ids.end()), 1.0f);
-    Tensor h = be_.zeros(DType::F32, {R, D});
-    Tensor t = be_.zeros(DType::F32, {R, D});
+    Tensor h = be_.empty(DType::F32, {R, D});
+    Tensor t = be_.empty(DType::F32, {R, D});
     std::vector<LayerState*> ls(sts.size());
+    // Each residual add goes with the next layer's norm (add_rms_norm).
+    if (c_.layers > 0) be_.rms_norm(h, x, norms_[0], c_.eps, false);
     for (int i = 0; i < c_.layers; ++i) {
       for (size_t b = 0; b < sts.size(); ++b) ls[b] = &sts[b]->layers[size_t(i)];
-      be_.rms_norm(h, x, norms_[size_t(i)], c_.eps, false);
       mamba_mixer(be_, mixers_[size_t(i)], shape_, c_.eps, h, t, ls);
-      be_.add_inplace(x, t);
+      if (i + 1 < c_.layers)
+        be_.add_rms_norm(x, t, h, norms_[size_t(i + 1)], c_.eps, false);
+      else
+        be_.add_inplace(x, t);
     }
     for (DecodeState* st : sts) st->position += T;
     return x;

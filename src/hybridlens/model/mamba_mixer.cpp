@@ -68,14 +68,14 @@ void mamba_mixer(Backend& be, const MambaMixerWeights& w, const MambaMixerShape&
   const int64_t R = h.dim(0), Din = s.d_inner, N = s.d_state, DR = s.dt_rank;
   const int64_t B = int64_t(states.size()), T = B > 0 ? R / B : 0;
   HL_CHECK(B > 0 && T * B == R, "mamba_mixer: ", R, " rows do not split over ", B, " states");
-  Tensor xs = be.zeros(DType::F32, {R, Din});     // in_proj x half
-  Tensor z = be.zeros(DType::F32, {R, Din});      // in_proj gate half
-  Tensor xc = be.zeros(DType::F32, {R, Din});     // after the causal conv and SiLU
-  Tensor dt = be.zeros(DType::F32, {R, DR});
-  Tensor bm = be.zeros(DType::F32, {R, N});
-  Tensor cm = be.zeros(DType::F32, {R, N});
-  be.linear(xs, h, w.in_x, w.in_x_bias);
-  be.linear(z, h, w.in_z, w.in_z_bias);
+  Tensor xs = be.empty(DType::F32, {R, Din});     // in_proj x half
+  Tensor z = be.empty(DType::F32, {R, Din});      // in_proj gate half
+  Tensor xc = be.empty(DType::F32, {R, Din});     // after the causal conv and SiLU
+  Tensor dt = be.empty(DType::F32, {R, DR});
+  Tensor bm = be.empty(DType::F32, {R, N});
+  Tensor cm = be.empty(DType::F32, {R, N});
+  const Backend::LinearPart in_proj[] = {{&xs, &w.in_x, &w.in_x_bias}, {&z, &w.in_z, &w.in_z_bias}};
+  be.linear_parts(h, in_proj);
   for (int64_t b = 0; b < B; ++b) {
     Tensor xc_b = xc.rows(b * T, (b + 1) * T);
     be.conv1d_causal(xc_b, xs.rows(b * T, (b + 1) * T), w.conv_w, w.conv_b, states[size_t(b)]->conv);
@@ -93,7 +93,7 @@ void mamba_mixer(Backend& be, const MambaMixerWeights& w, const MambaMixerShape&
   Tensor delta = xs;  // the x half is no longer needed: reuse it for the time steps
   be.linear(delta, dt, w.dt_w, w.dt_b);
   be.activation(delta, delta, Activation::Softplus);
-  Tensor y = be.zeros(DType::F32, {R, Din});
+  Tensor y = be.empty(DType::F32, {R, Din});
   for (int64_t b = 0; b < B; ++b) {
     const int64_t r0 = b * T, r1 = r0 + T;
     Tensor y_b = y.rows(r0, r1);

@@ -17,17 +17,17 @@ void check_token_ids(std::span<const int32_t> ids, int vocab) {
 }
 
 std::vector<float> chunked_forward(DecodeState& state, int layers, int vocab, std::span<const int32_t> ids,
-                                   LogitsWanted wanted,
+                                   LogitsWanted wanted, int64_t chunk_tokens,
                                    const std::function<Tensor(std::span<const int32_t>)>& run_chunk,
                                    const std::function<void(const Tensor&, std::vector<float>&)>& append_logits) {
-  constexpr int64_t kChunk = 512;
+  HL_CHECK(chunk_tokens > 0, "chunked_forward: chunk of ", chunk_tokens, " tokens");
   HL_CHECK(state.layers.size() == size_t(layers), "decode state has ", state.layers.size(), " layers, the model ",
            layers);
   check_token_ids(ids, vocab);
   std::vector<float> logits;
   const int64_t n = int64_t(ids.size());
-  for (int64_t b = 0; b < n; b += kChunk) {
-    const int64_t e = std::min(n, b + kChunk);
+  for (int64_t b = 0; b < n; b += chunk_tokens) {
+    const int64_t e = std::min(n, b + chunk_tokens);
     Tensor x = run_chunk(ids.subspan(size_t(b), size_t(e - b)));
     if (wanted == LogitsWanted::All || (wanted == LogitsWanted::Last && e == n))
       append_logits(wanted == LogitsWanted::All ? x : x.rows(x.dim(0) - 1, x.dim(0)), logits);

@@ -37,10 +37,10 @@ void check_token_ids(std::span<const int32_t> ids, int vocab);
 enum class LogitsWanted { None, Last, All };
 
 // The forward loop every architecture shares: checks the state and ids, runs `ids` through
-// run_chunk in chunks of at most 512 tokens (bounding activation memory), and turns the wanted rows of
-// each chunk's final hidden states into logits with append_logits.
+// run_chunk in chunks of at most chunk_tokens tokens (Backend::prefill_chunk_tokens: bounding activation
+// memory), and turns the wanted rows of each chunk's final hidden states into logits with append_logits.
 std::vector<float> chunked_forward(DecodeState& state, int layers, int vocab, std::span<const int32_t> ids,
-                                   LogitsWanted wanted,
+                                   LogitsWanted wanted, int64_t chunk_tokens,
                                    const std::function<Tensor(std::span<const int32_t>)>& run_chunk,
                                    const std::function<void(const Tensor&, std::vector<float>&)>& append_logits);
 

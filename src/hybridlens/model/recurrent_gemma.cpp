@@ -12,7 +12,7 @@ namespace {
 
 class RecurrentGemma final : public LayerStackModel {
  public:
-  RecurrentGemma(const RecurrentGemmaConfig& c, Weights w, Backend& be) : c_(c), be_(be), w_(std::move(w)) {
+  RecurrentGemma(const RecurrentGemmaConfig& c, Weights w, Backend& be) : LayerStackModel(be), c_(c), be_(be), w_(std::move(w)) {
     info_.architecture = "RecurrentGemmaForCausalLM";
     for (int i = 0; i < c.layers; ++i) info_.layer_kinds.push_back(c.is_attention(i) ? "attention" : "recurrent");
     info_.hidden = c.hidden;
@@ -62,28 +62,30 @@ class RecurrentGemma final : public LayerStackModel {
   Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase phase,
                     std::span<LensHook* const> lenses) override {
     const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden, M = c_.intermediate / 2;
-    Tensor x = be_.zeros(DType::F32, {R, D});
+    Tensor x = be_.empty(DType::F32, {R, D});
     be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()),
               c_.embed_scale());
-    Tensor h = be_.zeros(DType::F32, {R, D});
-    Tensor t = be_.zeros(DType::F32, {R, D});
-    Tensor gate = be_.zeros(DType::F32, {R, M});
-    Tensor up = be_.zeros(DType::F32, {R, M});
+    Tensor h = be_.empty(DType::F32, {R, D});
+    Tensor t = be_.empty(DType::F32, {R, D});
+    Tensor gate = be_.empty(DType::F32, {R, M});
     int attn_index = 0;
+    // Each residual add goes with the norm that follows it (add_rms_norm): the block's output with the
+    // channel norm, the MLP's with the next layer's temporal norm.
+    if (c_.layers > 0) be_.rms_norm(h, x, W(0, "temporal_pre_norm.weight"), c_.eps, true);
     for (int i = 0; i < c_.layers; ++i) {
-      be_.rms_norm(h, x, W(i, "temporal_pre_norm.weight"), c_.eps, true);
       if (c_.is_attention(i)) {
         attention_block(t, h, sts, T, i, attn_index++, phase, lenses);
       } else {
         recurrent_block(t, h, sts, T, i);
       }
-      be_.add_inplace(x, t);
-      be_.rms_norm(h, x, W(i, "channel_pre_norm.weight"), c_.eps, true);
-      be_.linear(gate, h, W(i, "mlp_block.gate_proj.weight"), W(i, "mlp_block.gate_proj.bias"));
-      be_.linear(up, h, W(i, "mlp_block.up_proj.weight"), W(i, "mlp_block.up_proj.bias"));
-      be_.activation_mul(gate, gate, up, Activation::GeluTanh);
+      be_.add_rms_norm(x, t, h, W(i, "channel_pre_norm.weight"), c_.eps, true);
+      be_.gated_linear(gate, h, W(i, "mlp_block.gate_proj.weight"), W(i, "mlp_block.gate_proj.bias"),
+                       W(i, "mlp_block.up_proj.weight"), W(i, "mlp_block.up_proj.bias"), Activation::GeluTanh);
       be_.linear(t, gate, W(i, "mlp_block.down_proj.weight"), W(i, "mlp_block.down_proj.bias"));
-      be_.add_inplace(x, t);
+      if (i + 1 < c_.layers)
+        be_.add_rms_norm(x, t, h, W(i + 1, "temporal_pre_norm.weight"), c_.eps, true);
+      else
+        be_.add_inplace(x, t);
     }
     for (DecodeState* st : sts) st->position += T;
     return x;
@@ -91,13 +93,15 @@ class RecurrentGemma final : public LayerStackModel {
 
   void recurrent_block(Tensor& out, const Tensor& h, std::span<DecodeState* const> sts, int64_t T, int i) {
     const int64_t R = h.dim(0), L = c_.lru_width;
-    Tensor y = be_.zeros(DType::F32, {R, L});
-    Tensor u = be_.zeros(DType::F32, {R, L});
-    Tensor conv = be_.zeros(DType::F32, {R, L});
-    Tensor gx = be_.zeros(DType::F32, {R, L});
-    Tensor ga = be_.zeros(DType::F32, {R, L});
-    be_.linear(y, h, W(i, "temporal_block.linear_y.weight"), W(i, "temporal_block.linear_y.bias"));
-    be_.linear(u, h, W(i, "temporal_block.linear_x.weight"), W(i, "temporal_block.linear_x.bias"));
+    Tensor y = be_.empty(DType::F32, {R, L});
+    Tensor u = be_.empty(DType::F32, {R, L});
+    Tensor conv = be_.empty(DType::F32, {R, L});
+    Tensor gx = be_.empty(DType::F32, {R, L});
+    Tensor ga = be_.empty(DType::F32, {R, L});
+    const Backend::LinearPart yx[] = {
+        {&y, &W(i, "temporal_block.linear_y.weight"), &W(i, "temporal_block.linear_y.bias")},
+        {&u, &W(i, "temporal_block.linear_x.weight"), &W(i, "temporal_block.linear_x.bias")}};
+    be_.linear_parts(h, yx);
     for (size_t b = 0; b < sts.size(); ++b) {
       Tensor conv_b = conv.rows(int64_t(b) * T, int64_t(b + 1) * T);
       be_.conv1d_causal(conv_b, u.rows(int64_t(b) * T, int64_t(b + 1) * T), W(i, "temporal_block.conv_1d.weight"),
@@ -123,14 +127,15 @@ class RecurrentGemma final : public LayerStackModel {
                        int attn_index, Phase phase, std::span<LensHook* const> lenses) {
     const int64_t R = h.dim(0);
     const int64_t qw = int64_t(c_.heads) * c_.head_dim, kw = int64_t(c_.kv_heads) * c_.head_dim;
-    Tensor q = be_.zeros(DType::F32, {R, qw});
-    Tensor k = be_.zeros(DType::F32, {R, kw});
-    Tensor v = be_.zeros(DType::F32, {R, kw});
-    Tensor o = be_.zeros(DType::F32, {R, qw});
+    Tensor q = be_.empty(DType::F32, {R, qw});
+    Tensor k = be_.empty(DType::F32, {R, kw});
+    Tensor v = be_.empty(DType::F32, {R, kw});
+    Tensor o = be_.empty(DType::F32, {R, qw});
     const Tensor none;
-    be_.linear(q, h, W(i, "temporal_block.q_proj.weight"), none);
-    be_.linear(k, h, W(i, "temporal_block.k_proj.weight"), none);
-    be_.linear(v, h, W(i, "temporal_block.v_proj.weight"), none);
+    const Backend::LinearPart qkv[] = {{&q, &W(i, "temporal_block.q_proj.weight"), &none},
+                                       {&k, &W(i, "temporal_block.k_proj.weight"), &none},
+                                       {&v, &W(i, "temporal_block.v_proj.weight"), &none}};
+    be_.linear_parts(h, qkv);
     AttentionSpec spec;
     spec.heads = c_.heads;
     spec.kv_heads = c_.kv_heads;

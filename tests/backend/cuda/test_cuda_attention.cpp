@@ -2,7 +2,9 @@
 // decode steps, short chunks) that wraps the sliding-window ring buffer, for MQA, GQA and MHA shapes (head
 // dims below, at and above a warp's width), with every lens setting: recordings (entropy, needle mass,
 // top-1, kept heads), head selection (entropy-low/high, random, fixed, k = 0) and every manipulation. The
-// runs past 300 positions cover the split-key path that decode steps take once they see enough keys.
+// runs past 300 positions cover the split-key path that decode steps take once they see enough keys; calls of
+// 16 queries or more take the matrix-product path (one of 1,100 queries spans two blocks of it), fewer the
+// per-(query, head) kernels.
 // Bounds: outputs 2e-5 (|want| + max |v|); entropy 2e-5 (1 + H) nats; needle mass 1e-5; top-1 and kept heads
 // and the KV cache exact.
 #include <gtest/gtest.h>
@@ -65,8 +67,10 @@ void run_case(Backend& gpu, const Shape4& s, const LensCase& lc, bool use_lens) 
   // A longer run (past 300 positions, so that decode steps see enough keys to be split over several blocks)
   // where the cache can hold it: a sliding window, or a full-attention cache of that capacity.
   const bool long_run = s.window > 0 || s.capacity >= 320;
-  const std::vector<int64_t> steps = long_run ? std::vector<int64_t>{40, 1, 1, 7, 1, 20, 230, 1, 7, 1}
-                                              : std::vector<int64_t>{40, 1, 1, 7, 1, 20};
+  // With a window, one call of 1,100 queries: more than one block of the matrix-product path.
+  std::vector<int64_t> steps = long_run ? std::vector<int64_t>{40, 1, 1, 7, 1, 20, 230, 1, 7, 1}
+                                        : std::vector<int64_t>{40, 1, 1, 7, 1, 20};
+  if (s.window > 0) steps.insert(steps.end(), {1100, 1, 15, 16});
   int64_t total = 0;
   for (int64_t T : steps) total += T;
   const int64_t qw = int64_t(s.H) * s.D, kw = int64_t(s.KVH) * s.D;

@@ -63,12 +63,15 @@ TEST(CudaOps, RejectsHostTensorsAndBadShapes) {
 TEST(CudaOps, FillUniformEqualsTheHostBitForBit) {
   HL_CUDA_BACKEND_OR_SKIP(be, false);
   auto cpu = make_cpu_backend();
+  // -0.3..0.7 makes (hi - lo) * u exact; +-sqrt(3 / 2560) (a linear layer's range) does not, so only it
+  // shows a fused multiply-add, which rounds once where the host rounds twice.
+  for (auto [lo, hi] : {std::pair<float, float>{-0.3f, 0.7f}, {-0.034232f, 0.034232f}})
   for (DType dt : test::weight_dtypes()) {
     const int64_t R = 777, C = 129;  // not a multiple of the block size
     Tensor host = cpu->zeros(dt, {R, C});
     Tensor dev = be->zeros(dt, {R, C});
-    cpu->fill_uniform(host, -0.3f, 0.7f, 0x1234abcdull);
-    be->fill_uniform(dev, -0.3f, 0.7f, 0x1234abcdull);
+    cpu->fill_uniform(host, lo, hi, 0x1234abcdull);
+    be->fill_uniform(dev, lo, hi, 0x1234abcdull);
     std::vector<int32_t> rows(R);
     for (int64_t r = 0; r < R; ++r) rows[size_t(r)] = int32_t(r);
     Tensor want = f32({R, C});
@@ -114,6 +117,29 @@ TEST(CudaOps, RmsNorm) {
         const float* wv = want.data<float>();
         EXPECT_TRUE(test::gpu_close(on_host(*be, dx), want, [&](int64_t i) { return 8 * kU * std::fabs(wv[i]) + 1e-30; },
                                     test::case_name(one_plus ? "rms_norm(1+w)" : "rms_norm", dt, {T, C})));
+      }
+}
+
+// The fused residual add + norm against the CPU's add_inplace then rms_norm: the sum exactly, the norm
+// within rms_norm's bound.
+TEST(CudaOps, AddRmsNorm) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  auto cpu = make_cpu_backend();
+  std::mt19937 rng(13);
+  for (DType dt : test::weight_dtypes())
+    for (auto [T, C] : {std::pair<int64_t, int64_t>{1, 2560}, {33, 1000}, {5, 17}})
+      for (bool one_plus : {false, true}) {
+        Tensor x = test::random_f32({T, C}, rng, -3, 3), t = test::random_f32({T, C}, rng, -3, 3);
+        Tensor w = test::random_weight(dt, {C}, rng);
+        Tensor want_x = test::clone(x), want_h = f32({T, C});
+        cpu->add_rms_norm(want_x, t, want_h, w, 1e-6f, one_plus);
+        Tensor dx = on_device(*be, x), dh = be->zeros(DType::F32, {T, C});
+        be->add_rms_norm(dx, on_device(*be, t), dh, on_device(*be, w), 1e-6f, one_plus);
+        const std::string name = test::case_name(one_plus ? "add_rms_norm(1+w)" : "add_rms_norm", dt, {T, C});
+        EXPECT_TRUE(test::bitwise_equal(on_host(*be, dx), want_x, name + " sum"));
+        const float* wv = want_h.data<float>();
+        EXPECT_TRUE(test::gpu_close(on_host(*be, dh), want_h, [&](int64_t i) { return 8 * kU * std::fabs(wv[i]) + 1e-30; },
+                                    name));
       }
 }
 
@@ -200,6 +226,64 @@ TEST(CudaOps, LinearPrecise) {
   HL_CUDA_BACKEND_OR_SKIP(be, true);
   std::mt19937 rng(6);
   check_linear(*be, true, rng);
+}
+
+// Several products of one input in one launch (decode's q/k/v and the recurrent block's two input products)
+// against one linear each on the same backend: the same column kernel, so bit for bit.
+TEST(CudaOps, LinearPartsEqualOneLinearEach) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(16);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t T : {1, 5, 9})
+      for (bool with_bias : {false, true}) {
+        const int64_t K = 520;
+        const std::vector<int64_t> Ns{300, 40, 40};
+        Tensor x = on_device(*be, test::random_f32({T, K}, rng));
+        std::vector<Tensor> w, b, want, got;
+        for (int64_t N : Ns) {
+          w.push_back(on_device(*be, test::random_weight(dt, {N, K}, rng)));
+          b.push_back(with_bias ? on_device(*be, test::random_weight(dt, {N}, rng)) : Tensor());
+          want.push_back(be->zeros(DType::F32, {T, N}));
+          got.push_back(be->zeros(DType::F32, {T, N}));
+        }
+        std::vector<Backend::LinearPart> pw, pg;
+        for (size_t i = 0; i < Ns.size(); ++i) {
+          pw.push_back({&want[i], &w[i], &b[i]});
+          pg.push_back({&got[i], &w[i], &b[i]});
+        }
+        be->Backend::linear_parts(x, pw);
+        be->linear_parts(x, pg);
+        for (size_t i = 0; i < Ns.size(); ++i)
+          EXPECT_TRUE(test::bitwise_equal(on_host(*be, got[i]), on_host(*be, want[i]),
+                                          test::case_name("linear_parts part " + std::to_string(i), dt, {T, K, Ns[i]})));
+      }
+}
+
+// The fused few-row gated product against the same backend's separate products and activation_mul
+// (Backend::gated_linear, what the CPU and more rows run): the fused kernel sums in the GEMV's order, so the
+// difference is rounding in the activation at most; more than 8 rows take the separate path itself.
+TEST(CudaOps, GatedLinearEqualsItsParts) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(15);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t T : {1, 3, 8, 9})
+      for (auto [K, N] : {std::pair<int64_t, int64_t>{7, 5}, {2560, 300}})
+        for (Activation act : {Activation::GeluTanh, Activation::Silu}) {
+          const bool with_bias = (T + K) % 2 == 1;
+          Tensor x = on_device(*be, test::random_f32({T, K}, rng));
+          Tensor wg = on_device(*be, test::random_weight(dt, {N, K}, rng));
+          Tensor wu = on_device(*be, test::random_weight(dt, {N, K}, rng));
+          Tensor bg = with_bias ? on_device(*be, test::random_weight(dt, {N}, rng)) : Tensor();
+          Tensor bu = with_bias ? on_device(*be, test::random_weight(dt, {N}, rng)) : Tensor();
+          Tensor want = be->zeros(DType::F32, {T, N}), got = be->zeros(DType::F32, {T, N});
+          be->Backend::gated_linear(want, x, wg, bg, wu, bu, act);
+          be->gated_linear(got, x, wg, bg, wu, bu, act);
+          const Tensor w = on_host(*be, want);
+          const float* wv = w.data<float>();
+          EXPECT_TRUE(test::gpu_close(on_host(*be, got), w, [&](int64_t i) { return 1e-6 * (std::fabs(wv[i]) + 1); },
+                                      test::case_name(act == Activation::Silu ? "gated_linear silu" : "gated_linear gelu",
+                                                      dt, {T, K, N})));
+        }
 }
 
 TEST(CudaOps, BlockDiagLinear) {

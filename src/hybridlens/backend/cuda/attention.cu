@@ -16,6 +16,7 @@
 
 #include <algorithm>
 
+#include "hybridlens/backend/cuda/attention_common.cuh"
 #include "hybridlens/backend/cuda/device_math.cuh"
 
 namespace hl::cuda {
@@ -114,24 +115,9 @@ struct Online {
   }
 };
 
-__device__ __forceinline__ void visible_range(const AttnArgs& a, int64_t pos, int64_t* lo, int64_t* nb, int64_t* ne) {
-  *lo = a.window > 0 ? max(int64_t(0), pos - a.window + 1) : int64_t(0);
-  *nb = max(*lo, a.span_begin);
-  *ne = min(pos + 1, a.span_end);
-}
-
 __device__ __forceinline__ void write_stats(const AttnArgs& a, const AttnStats& st, int64_t t, int h,
                                             const Online& all) {
-  const int64_t pos = a.first_pos + t;
-  int64_t lo, nb, ne;
-  visible_range(a, pos, &lo, &nb, &ne);
-  const int64_t at = int64_t(h) * a.T + t;
-  st.m[at] = all.m;
-  st.z[at] = all.z;
-  st.entropy[at] = fmaxf(0.0f, logf(all.z) - all.es / all.z);
-  st.mass[at] = all.needle / all.z;
-  st.top1[at] = int32_t(all.best_p);
-  st.visible[at] = int32_t(max(int64_t(0), ne - nb));
+  store_stats(a, st, t, h, all.m, all.z, all.es, all.needle, all.best_p);
 }
 
 __global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
@@ -200,10 +186,10 @@ __device__ double rank_key(const AttnArgs& a, const AttnStats& st, const SelectA
   return double(rank_hash(sel.seed, sel.layer, a.first_pos + t, h) >> 11);
 }
 
-__global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
+__global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel, int64_t t_begin, int64_t t_end) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= a.T * a.H) return;
-  const int64_t t = i / a.H;
+  if (i >= (t_end - t_begin) * a.H) return;
+  const int64_t t = t_begin + i / a.H;
   const int h = int(i % a.H);
   uint8_t keep = 1;
   if (sel.keep_k >= 0 && sel.keep_k < a.H) {
@@ -222,22 +208,6 @@ __global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
     }
   }
   sel.keep[int64_t(h) * a.T + t] = keep;
-}
-
-// manipulation: 0 Keep, 1 Omit, 2 Only, 3 Binary, 4 Null.
-// The factor binary multiplies the needle's summed values by (1 for the other manipulations).
-__device__ __forceinline__ float out_factor(const AttnArgs& a, const AttnStats& st, int64_t t, int h, int manip,
-                                            bool layer_mean) {
-  if (manip != 3) return 1.0f;
-  const int64_t at = int64_t(h) * a.T + t;
-  float mass = st.mass[at];
-  if (layer_mean) {
-    mass = 0.0f;
-    for (int g = 0; g < a.H; ++g) mass += st.mass[int64_t(g) * a.T + t];
-    mass /= float(a.H);
-  }
-  const int32_t vis = st.visible[at];
-  return vis > 0 ? mass / float(vis) : 0.0f;
 }
 
 __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, const uint8_t* keep, int manip,
@@ -364,9 +334,10 @@ void launch_attention_stats(const AttnArgs& a, const AttnStats& st, cudaStream_t
   if (a.splits > 1) stats_merge_k<<<blocks_for(a.T * a.H, 128), 128, 0, s>>>(a, st);
 }
 
-void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s) {
-  const int64_t n = a.T * a.H;
-  if (n > 0) select_k<<<blocks_for(n, 128), 128, 0, s>>>(a, st, sel);
+void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t_begin, int64_t t_end,
+                        cudaStream_t s) {
+  const int64_t n = (t_end - t_begin) * a.H;
+  if (n > 0) select_k<<<blocks_for(n, 128), 128, 0, s>>>(a, st, sel, t_begin, t_end);
 }
 
 void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,

@@ -1,7 +1,9 @@
-// CudaBackend::attention: argument checks as the CPU's, then the three passes of attention.cu (statistics,
-// head selection, outputs; with few queries each split over key chunks, see plan_key_splits), the KV ring
-// update, and the lens's recordings copied to the host buffers. Selection needs every head's complete
-// entropy before any output is formed, which is why the passes are separate kernels and not one.
+// CudaBackend::attention: argument checks as the CPU's; then, for few queries (decode), the three passes of
+// attention.cu (statistics, head selection, outputs; each split over key chunks when there are too few
+// queries to fill the GPU, see plan_key_splits), for many (prefill) the matrix-product path of
+// cuda_attention_products.cpp; then the KV ring update and the lens's recordings copied to the host.
+// Selection needs every head's complete entropy before any output is formed, which is why the passes are
+// separate kernels and not one.
 #include <algorithm>
 #include <vector>
 
@@ -86,11 +88,6 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
   a.span_end = needs_span ? L.span_end : 0;
 
   if (T > 0) {
-    Tensor workspace;
-    if (const size_t bytes = plan_key_splits(a, multiprocessors_)) {
-      workspace = scratch(DType::U8, {int64_t(bytes)});
-      a.workspace = workspace.raw();
-    }
     // Statistics: m, z, entropy, mass (F32) then top1, visible (I32), then keep (U8), each [H, T].
     const int64_t n = H * T;
     Tensor buf = scratch(DType::U8, {n * (4 * 4 + 2 * 4 + 1)});
@@ -103,8 +100,6 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
     st.top1 = reinterpret_cast<int32_t*>(st.mass + n);
     st.visible = st.top1 + n;
     uint8_t* keep = reinterpret_cast<uint8_t*>(st.visible + n);
-    launch_attention_stats(a, st, nullptr);
-    check_launch(op);
 
     SelectArgs sel{};
     sel.keep_k = L.selects_heads() ? L.keep_k : -1;
@@ -117,10 +112,21 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
       mask = to_device(std::vector<uint8_t>(L.fixed_mask, L.fixed_mask + H), DType::U8);
       sel.fixed_mask = static_cast<const uint8_t*>(mask.raw());
     }
-    launch_head_select(a, st, sel, nullptr);
-    check_launch(op);
-    launch_attention_out(a, st, keep, int(L.manipulation), L.binary_layer_mean, nullptr);
-    check_launch(op);
+    if (T >= kProductMinQueries) {
+      attention_products(a, st, sel, int(L.manipulation), L.binary_layer_mean);
+    } else {
+      Tensor workspace;
+      if (const size_t bytes = plan_key_splits(a, multiprocessors_)) {
+        workspace = scratch(DType::U8, {int64_t(bytes)});
+        a.workspace = workspace.raw();
+      }
+      launch_attention_stats(a, st, nullptr);
+      check_launch(op);
+      launch_head_select(a, st, sel, 0, T, nullptr);
+      check_launch(op);
+      launch_attention_out(a, st, keep, int(L.manipulation), L.binary_layer_mean, nullptr);
+      check_launch(op);
+    }
 
     if (L.entropy) copy_record(L.entropy, L.stride, st.entropy, H, T);
     if (L.span_mass) copy_record(L.span_mass, L.stride, st.mass, H, T);

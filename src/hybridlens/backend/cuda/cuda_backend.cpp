@@ -154,6 +154,26 @@ void CudaBackend::add_inplace(Tensor& x, const Tensor& y) {
   check_launch(op);
 }
 
+void CudaBackend::add_rms_norm(Tensor& x, const Tensor& t, Tensor& h, const Tensor& w, float eps,
+                               bool one_plus_weight) {
+  constexpr const char* op = "add_rms_norm";
+  const auto timed = profile_.time(op);
+  check_f32(op, "x", x, 2);
+  check_f32(op, "t", t, 2);
+  check_f32(op, "h", h, 2);
+  check_weight(op, "w", w, 1);
+  check_same_shape(op, "x", x, "t", t);
+  check_same_shape(op, "h", h, "x", x);
+  check_alias_exact_or_none(op, "x", x, "t", t);
+  check_no_alias(op, "h", h, "x", x);
+  check_no_alias(op, "h", h, "t", t);
+  HL_CHECK(w.dim(0) == x.dim(1), op, ": w ", w.describe(), " must have ", x.dim(1), " elements for x ", x.describe());
+  HL_CHECK(eps >= 0.0f, op, ": eps must be >= 0, got ", eps);
+  launch_add_rms_norm(x.data<float>(), t.data<float>(), h.data<float>(), w.raw(), wdt(w), x.dim(0), x.dim(1), eps,
+                      one_plus_weight, nullptr);
+  check_launch(op);
+}
+
 void CudaBackend::activation(Tensor& out, const Tensor& x, Activation act) {
   constexpr const char* op = "activation";
   const auto timed = profile_.time(op);
@@ -219,9 +239,10 @@ void CudaBackend::rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_
                                nullptr),
                op);
   }
+  Tensor work = scratch(DType::F32, {rglru_workspace_floats(T, C)});
   launch_rglru(out.data<float>(), x.data<float>(), gate_x_pre.data<float>(), gate_a_pre.data<float>(),
                recurrent_param.raw(), wdt(recurrent_param), consecutive ? nullptr : static_cast<const int64_t*>(dpos.raw()),
-               positions[0], h.data<float>(), T, C, nullptr);
+               positions[0], h.data<float>(), work.data<float>(), T, C, nullptr);
   check_launch(op);
 }
 

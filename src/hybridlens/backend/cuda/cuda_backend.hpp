@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include "hybridlens/backend/backend.hpp"
+#include "hybridlens/backend/cuda/kernels.hpp"
 #include "hybridlens/backend/cuda/op_profile.hpp"
 
 namespace hl::cuda {
@@ -26,8 +27,10 @@ class CudaBackend final : public Backend {
 
   Device device() const override { return Device{DeviceKind::CUDA, index_}; }
   const char* name() const override { return "cuda"; }
+  int64_t prefill_chunk_tokens() const override { return 2048; }
 
   Tensor zeros(DType dtype, Shape shape) override;
+  Tensor empty(DType dtype, Shape shape) override { return scratch(dtype, std::move(shape)); }
   Tensor upload(const Tensor& host) override;
   void to_host(const Tensor& src, float* dst) override;
   void copy(Tensor& dst, const Tensor& src) override;
@@ -38,8 +41,12 @@ class CudaBackend final : public Backend {
   void linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) override;
   void block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) override;
   void add_inplace(Tensor& x, const Tensor& y) override;
+  void add_rms_norm(Tensor& x, const Tensor& t, Tensor& h, const Tensor& w, float eps, bool one_plus_weight) override;
   void activation(Tensor& out, const Tensor& x, Activation act) override;
   void activation_mul(Tensor& out, const Tensor& a, const Tensor& b, Activation act) override;
+  void linear_parts(const Tensor& x, std::span<const LinearPart> parts) override;
+  void gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate, const Tensor& w_up,
+                    const Tensor& b_up, Activation act) override;
   void soft_cap(Tensor& x, float cap) override;
 
   void conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& state) override;
@@ -66,6 +73,12 @@ class CudaBackend final : public Backend {
   // out[T, N] (row stride ldo) = x[T, K] (row stride ldx) @ w[N, K]^T, bias added; T > kGemvMaxRows.
   void gemm(float* out, int64_t ldo, const float* x, int64_t ldx, const Tensor& w, const Tensor& bias, int64_t T,
             int64_t K, int64_t N);
+
+  // Attention for T >= kProductMinQueries queries: per block of queries, scores by cuBLAS, statistics,
+  // selection and weights by row kernels, outputs by cuBLAS (cuda_attention_products.cpp).
+  static constexpr int64_t kProductMinQueries = 16;
+  void attention_products(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int manipulation,
+                          bool binary_layer_mean);
 
   int index_;
   int multiprocessors_ = 1;

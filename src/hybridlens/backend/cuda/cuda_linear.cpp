@@ -1,7 +1,9 @@
-// Linear and block-diagonal linear on the GPU: the few-row kernels of gemv.cu for decode, cuBLAS for
-// prefill (see cuda_backend.hpp for the precision of each path).
+// Linear, several linears of one input, the gated MLP product and block-diagonal linear on the GPU: the
+// few-row kernels of gemv.cu for decode, cuBLAS for prefill (see cuda_backend.hpp for the precision of
+// each path).
 #include <algorithm>
 
+#include "hybridlens/backend/cuda/checks.hpp"
 #include "hybridlens/backend/cuda/cuda_backend.hpp"
 #include "hybridlens/backend/cuda/cuda_check.hpp"
 #include "hybridlens/backend/cuda/kernels.hpp"
@@ -78,6 +80,53 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Te
     return;
   }
   gemm(out.data<float>(), N, x.data<float>(), K, w, bias, T, K, N);
+}
+
+void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> parts) {
+  for (const LinearPart& p : parts) checks::check_linear_args(DeviceKind::CUDA, *p.out, x, *p.w, *p.bias);
+  const int64_t T = x.dim(0), K = x.dim(1);
+  bool fusable = T <= kGemvMaxRows && K > 0 && !parts.empty() && parts.size() <= size_t(kMaxGemvParts);
+  for (const LinearPart& p : parts) {
+    fusable = fusable && p.w->dtype() == parts[0].w->dtype() && p.bias->defined() == parts[0].bias->defined() &&
+              (!p.bias->defined() || p.bias->dtype() == parts[0].bias->dtype());
+    for (const LinearPart& q : parts)  // a part's output may not feed another part's input or output
+      fusable = fusable && (&p == &q || !overlaps(*p.out, *q.out));
+  }
+  if (!fusable) {
+    Backend::linear_parts(x, parts);  // one linear each
+    return;
+  }
+  constexpr const char* op = "linear_parts";
+  const auto timed = profile_.time(op);
+  GemvParts g{};
+  g.count = int(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    g.out[i] = parts[i].out->data<float>();
+    g.w[i] = parts[i].w->raw();
+    g.bias[i] = parts[i].bias->defined() ? parts[i].bias->raw() : nullptr;
+    g.N[i] = parts[i].w->dim(0);
+  }
+  const Tensor& b0 = *parts[0].bias;
+  launch_gemv_parts(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K, nullptr);
+  check_launch(op);
+}
+
+void CudaBackend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
+                               const Tensor& w_up, const Tensor& b_up, Activation act) {
+  checks::check_linear_args(DeviceKind::CUDA, out, x, w_gate, b_gate);
+  checks::check_linear_args(DeviceKind::CUDA, out, x, w_up, b_up);
+  const int64_t T = x.dim(0), K = x.dim(1), N = w_gate.dim(0);
+  const bool same_biases = b_gate.defined() == b_up.defined() && (!b_gate.defined() || b_gate.dtype() == b_up.dtype());
+  if (T > kGemvMaxRows || K == 0 || N == 0 || w_gate.dtype() != w_up.dtype() || !same_biases) {
+    Backend::gated_linear(out, x, w_gate, b_gate, w_up, b_up, act);  // separate products and activation_mul
+    return;
+  }
+  constexpr const char* op = "gated_linear";
+  const auto timed = profile_.time(op);
+  launch_gated_gemv(out.data<float>(), x.data<float>(), w_gate.raw(), b_gate.defined() ? b_gate.raw() : nullptr,
+                    w_up.raw(), b_up.defined() ? b_up.raw() : nullptr, wdt(w_gate),
+                    b_gate.defined() ? wdt(b_gate) : WDt::F32, T, K, N, act_of(act), nullptr);
+  check_launch(op);
 }
 
 void CudaBackend::block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) {

@@ -14,11 +14,20 @@ __global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* id
   out[i] = scale != 1.0f ? v * scale : v;
 }
 
-// One block per row; the mean of squares in double as the CPU does, rounded to fp32 before the rsqrt.
-__global__ void rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
-  const float* row = x + int64_t(blockIdx.x) * C;
+// One block per row; the mean of squares in double as the CPU does, rounded to fp32 before the rsqrt, then
+// dst = (row * inv) * scale. With add (the fused residual add), row[c] += add[c] first, written back in
+// place; each thread later reads back only what it wrote.
+__device__ __forceinline__ void norm_row(float* dst, float* row, const float* add, const void* w, WDt dt, int64_t C,
+                                         float eps, bool one_plus) {
   double ss = 0;
-  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) ss += double(row[c]) * double(row[c]);
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    float v = row[c];
+    if (add) {
+      v += add[c];
+      row[c] = v;
+    }
+    ss += double(v) * double(v);
+  }
   __shared__ double part[32];
   for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
@@ -31,12 +40,22 @@ __global__ void rms_norm_k(float* out, const float* x, const void* w, WDt dt, in
   __syncthreads();
   const float mean = float(part[0] / double(C));
   const float inv = 1.0f / sqrtf(mean + eps);
-  float* dst = out + int64_t(blockIdx.x) * C;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     const float wv = ldw(w, dt, c);
     const float scale = one_plus ? 1.0f + wv : wv;
     dst[c] = (row[c] * inv) * scale;
   }
+}
+
+__global__ void rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
+  const int64_t r = blockIdx.x;
+  norm_row(out + r * C, const_cast<float*>(x) + r * C, nullptr, w, dt, C, eps, one_plus);
+}
+
+__global__ void add_rms_norm_k(float* x, const float* t, float* h, const void* w, WDt dt, int64_t C, float eps,
+                               bool one_plus) {
+  const int64_t r = blockIdx.x;
+  norm_row(h + r * C, x + r * C, t + r * C, w, dt, C, eps, one_plus);
 }
 
 __global__ void activation_k(float* out, const float* a, const float* b, int64_t n, Act act) {
@@ -134,6 +153,10 @@ void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int
 void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                      bool one_plus, cudaStream_t s) {
   if (T > 0 && C > 0) rms_norm_k<<<unsigned(T), 256, 0, s>>>(out, x, w, dt, C, eps, one_plus);
+}
+void launch_add_rms_norm(float* x, const float* t, float* h, const void* w, WDt dt, int64_t T, int64_t C, float eps,
+                         bool one_plus, cudaStream_t s) {
+  if (T > 0 && C > 0) add_rms_norm_k<<<unsigned(T), 256, 0, s>>>(x, t, h, w, dt, C, eps, one_plus);
 }
 void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
   if (n > 0) activation_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(out, a, b, n, act);

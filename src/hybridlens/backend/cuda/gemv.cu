@@ -32,46 +32,106 @@ __device__ __forceinline__ void load8(const void* w, WDt dt, int64_t i, float* v
   }
 }
 
-// One warp per output column n.
-__global__ void gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias, WDt bdt, int T, int64_t K,
-                       int64_t N, bool vec) {
-  const int lane = threadIdx.x & 31;
-  const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (n >= N) return;
-  float acc[kGemvMaxRows];
-#pragma unroll
-  for (int t = 0; t < kGemvMaxRows; ++t) acc[t] = 0.0f;
-  const int64_t row = n * K;
+// acc[j][t] += the lane's share of x[t, :] . w[j][row, :] for t < T and each of the W weights (the warp's
+// lanes split K; the caller reduces across the warp). Two weights (the gated product) are read interleaved.
+template <int W>
+__device__ __forceinline__ void dot_columns(float (&acc)[W][kGemvMaxRows], const float* __restrict__ x,
+                                            const void* const (&w)[W], WDt dt, int64_t row, int T, int64_t K,
+                                            int lane, bool vec) {
   if (vec) {
-#pragma unroll 4
+    // 8 rounds of 16-byte loads in flight per lane: a 2560-wide row is 10 rounds, so most rows take one or
+    // two trips to memory (the latency, not the bandwidth, bounds these few-microsecond kernels)
+#pragma unroll(8 / W)
     for (int64_t k = int64_t(lane) * 8; k < K; k += 256) {
-      float wv[8];
-      load8(w, dt, row + k, wv);
+      float wv[W][8];
+#pragma unroll
+      for (int j = 0; j < W; ++j) load8(w[j], dt, row + k, wv[j]);
 #pragma unroll
       for (int t = 0; t < kGemvMaxRows; ++t) {
         if (t >= T) break;
         const float4 a = *reinterpret_cast<const float4*>(x + t * K + k);
         const float4 b = *reinterpret_cast<const float4*>(x + t * K + k + 4);
-        acc[t] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z +
-                  wv[7] * b.w;
+#pragma unroll
+        for (int j = 0; j < W; ++j)
+          acc[j][t] += wv[j][0] * a.x + wv[j][1] * a.y + wv[j][2] * a.z + wv[j][3] * a.w + wv[j][4] * b.x +
+                       wv[j][5] * b.y + wv[j][6] * b.z + wv[j][7] * b.w;
       }
     }
   } else {
     for (int64_t k = lane; k < K; k += 32) {
-      const float wv = ldw(w, dt, row + k);
 #pragma unroll
-      for (int t = 0; t < kGemvMaxRows; ++t) {
-        if (t >= T) break;
-        acc[t] += wv * x[t * K + k];
+      for (int j = 0; j < W; ++j) {
+        const float wv = ldw(w[j], dt, row + k);
+#pragma unroll
+        for (int t = 0; t < kGemvMaxRows; ++t) {
+          if (t >= T) break;
+          acc[j][t] += wv * x[t * K + k];
+        }
       }
     }
   }
+}
+
+// Reduces acc across the warp and writes out[t * ldo] = sum + bias for t < T (lane 0).
+__device__ __forceinline__ void write_column(float* out, int64_t ldo, float* acc, float bias, int T, int lane) {
 #pragma unroll
   for (int t = 0; t < kGemvMaxRows; ++t) {
     if (t >= T) break;
     float v = acc[t];
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0) out[int64_t(t) * N + n] = v + (bias ? ldw(bias, bdt, n) : 0.0f);
+    if (lane == 0) out[int64_t(t) * ldo] = v + bias;
+  }
+}
+
+// One warp per output column n.
+__global__ void gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias,
+                       WDt bdt, int T, int64_t K, int64_t N, bool vec) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (n >= N) return;
+  float acc[1][kGemvMaxRows] = {};
+  const void* const ws[1] = {w};
+  dot_columns<1>(acc, x, ws, dt, n * K, T, K, lane, vec);
+  write_column(out + n, N, acc[0], bias ? ldw(bias, bdt, n) : 0.0f, T, lane);
+}
+
+// Several products of one input in one launch: the warps run over the parts' columns one after another.
+__global__ void gemv_parts_k(GemvParts p, const float* __restrict__ x, WDt dt, WDt bdt, int T, int64_t K, bool vec) {
+  const int lane = threadIdx.x & 31;
+  int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  int part = 0;
+  while (part < p.count && n >= p.N[part]) n -= p.N[part++];
+  if (part >= p.count) return;
+  float acc[1][kGemvMaxRows] = {};
+  const void* const ws[1] = {p.w[part]};
+  dot_columns<1>(acc, x, ws, dt, n * K, T, K, lane, vec);
+  write_column(p.out[part] + n, p.N[part], acc[0], p.bias[part] ? ldw(p.bias[part], bdt, n) : 0.0f, T, lane);
+}
+
+// The gated half of an MLP for few rows: one warp per output column n reads row n of both weights, so the
+// two products, their biases and act(gate) * up take one pass and one launch (decode: three launches before).
+__global__ void gated_gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ wg, const void* bg,
+                             const void* __restrict__ wu, const void* bu, WDt dt, WDt bdt, int T, int64_t K,
+                             int64_t N, bool vec, Act act) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (n >= N) return;
+  float acc[2][kGemvMaxRows] = {};
+  const void* const ws[2] = {wg, wu};
+  dot_columns<2>(acc, x, ws, dt, n * K, T, K, lane, vec);
+#pragma unroll
+  for (int t = 0; t < kGemvMaxRows; ++t) {
+    if (t >= T) break;
+    float a = acc[0][t], b = acc[1][t];
+    for (int o = 16; o > 0; o >>= 1) {
+      a += __shfl_xor_sync(0xffffffffu, a, o);
+      b += __shfl_xor_sync(0xffffffffu, b, o);
+    }
+    if (lane == 0) {
+      a += bg ? ldw(bg, bdt, n) : 0.0f;
+      b += bu ? ldw(bu, bdt, n) : 0.0f;
+      out[int64_t(t) * N + n] = act_f(a, act) * b;
+    }
   }
 }
 
@@ -123,6 +183,27 @@ void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* 
   if (T <= 0 || N <= 0) return;
   const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
   gemv_k<<<unsigned((N + kWarps - 1) / kWarps), kWarps * 32, 0, s>>>(out, x, w, dt, bias, bdt, int(T), K, N, vec);
+}
+
+void launch_gemv_parts(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K, cudaStream_t s) {
+  if (T <= 0 || parts.count <= 0) return;
+  bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  int64_t columns = 0;
+  for (int i = 0; i < parts.count; ++i) {
+    vec = vec && reinterpret_cast<uintptr_t>(parts.w[i]) % 16 == 0;
+    columns += parts.N[i];
+  }
+  if (columns > 0)
+    gemv_parts_k<<<unsigned((columns + kWarps - 1) / kWarps), kWarps * 32, 0, s>>>(parts, x, dt, bdt, int(T), K, vec);
+}
+
+void launch_gated_gemv(float* out, const float* x, const void* wg, const void* bg, const void* wu, const void* bu,
+                       WDt dt, WDt bdt, int64_t T, int64_t K, int64_t N, Act act, cudaStream_t s) {
+  if (T <= 0 || N <= 0) return;
+  const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(wg) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(wu) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  gated_gemv_k<<<unsigned((N + kWarps - 1) / kWarps), kWarps * 32, 0, s>>>(out, x, wg, bg, wu, bu, dt, bdt, int(T), K,
+                                                                          N, vec, act);
 }
 
 void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,

@@ -16,6 +16,9 @@ void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int
                   cudaStream_t s);
 void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                      bool one_plus, cudaStream_t s);
+// x += t (row by row), then h = rms_norm(x) as launch_rms_norm: one pass instead of two launches.
+void launch_add_rms_norm(float* x, const float* t, float* h, const void* w, WDt dt, int64_t T, int64_t C, float eps,
+                         bool one_plus, cudaStream_t s);
 void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s);
 void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
@@ -38,6 +41,21 @@ void launch_fill_bias(float* out, const void* bias, WDt dt, int64_t T, int64_t N
 constexpr int64_t kGemvMaxRows = 8;
 void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, int64_t T, int64_t K,
                  int64_t N, cudaStream_t s);
+// Up to kMaxGemvParts few-row products of one input x [T, K] in one launch: part p writes out[p] [T, N[p]]
+// from w[p] [N[p], K] and bias[p] (null: none); every part's weights and biases share one dtype each.
+constexpr int kMaxGemvParts = 4;
+struct GemvParts {
+  float* out[kMaxGemvParts];
+  const void* w[kMaxGemvParts];
+  const void* bias[kMaxGemvParts];
+  int64_t N[kMaxGemvParts];
+  int count;
+};
+void launch_gemv_parts(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K, cudaStream_t s);
+// out[t, n] = act(gate_n) * up_n with gate_n, up_n the few-row products of w_gate and w_up (same shape,
+// same dtype) with their biases; one warp reads both weight rows of its column n.
+void launch_gated_gemv(float* out, const float* x, const void* wg, const void* bg, const void* wu, const void* bu,
+                       WDt dt, WDt bdt, int64_t T, int64_t K, int64_t N, Act act, cudaStream_t s);
 // Block-diagonal, W [blocks, bw, bw] stored (in, out): out[t, h bw + j] = b[h, j] + sum_i x[t, h bw + i] W[h, i, j].
 void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,
                        int64_t blocks, int64_t bw, cudaStream_t s);
@@ -46,8 +64,11 @@ void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const 
 void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
                    int64_t T, int64_t C, int64_t width, cudaStream_t s);
 // positions: device [T], or null when they run pos0, pos0 + 1, ... (then nothing is uploaded).
+// work: rglru_workspace_floats(T, C) floats (none for few steps, which walk time per channel).
+int64_t rglru_workspace_floats(int64_t T, int64_t C);
 void launch_rglru(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
-                  const int64_t* positions, int64_t pos0, float* h, int64_t T, int64_t C, cudaStream_t s);
+                  const int64_t* positions, int64_t pos0, float* h, float* work, int64_t T, int64_t C,
+                  cudaStream_t s);
 // Returns false when N is beyond what the kernel supports.
 bool launch_selective_scan(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
                            const float* C, const void* D, WDt ddt, float* state, int64_t T, int64_t Din, int64_t N,
@@ -99,11 +120,29 @@ struct SelectArgs {
 
 // scores, softmax statistics and the lens's measurements
 void launch_attention_stats(const AttnArgs& a, const AttnStats& st, cudaStream_t s);
-// per-token head selection (ties: lower head index), same rules as lens/head_selection.hpp
-void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s);
+// per-token head selection (ties: lower head index), same rules as lens/head_selection.hpp, for the call's
+// queries t_begin .. t_end - 1
+void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t_begin, int64_t t_end,
+                        cudaStream_t s);
 // outputs: manipulation 0..4 = Keep, Omit, Only, Binary, Null; binary_layer_mean as in the lens
 void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,
                           bool binary_layer_mean, cudaStream_t s);
+// --- attention for many queries as matrix products (attention_rows.cu) ---------------------------------
+// A block of queries t0 .. t0 + Tb - 1 of the call against the keys of positions key0 .. key0 + Kn - 1;
+// s: [H, Tb, Kn], row (h, t - t0) = the scores of query t, head h (then its weights, in place).
+struct RowBlock {
+  float* s;
+  int64_t t0, Tb;
+  int64_t key0, Kn;
+};
+// kc/vc [n, KVH * D]: the keys/values of positions from .. from + n - 1, contiguous
+void launch_gather_keys(float* kc, float* vc, const AttnArgs& a, int64_t from, int64_t n, cudaStream_t s);
+// the statistics of attention.cu's stats pass, from the score rows
+void launch_row_stats(const AttnArgs& a, const AttnStats& st, const RowBlock& b, cudaStream_t s);
+// score rows -> manipulated weights (zero rows for dropped heads and null)
+void launch_row_weights(const AttnArgs& a, const AttnStats& st, const RowBlock& b, const uint8_t* keep,
+                        int manipulation, bool binary_layer_mean, cudaStream_t s);
+
 // stores the newest min(T, capacity) keys/values of the call into the ring
 void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const float* v_new, int64_t T,
                      int64_t first_pos, int64_t capacity, int64_t row, cudaStream_t s);

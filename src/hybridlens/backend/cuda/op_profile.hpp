@@ -1,8 +1,12 @@
 #pragma once
 // Where the GPU time goes, per backend operation: with HL_CUDA_PROFILE=1 every operation records a CUDA
 // event pair around its work on the stream, and the backend prints a table (calls, milliseconds, share) to
-// stderr when it is destroyed. Off by default: then a scope costs one branch.
+// stderr when it is destroyed. It also sums the host time each operation takes to issue its work (checks,
+// allocations, launches): when that total approaches the wall time, the GPU waits for the host. Off by
+// default: then a scope costs one branch.
 #include <cuda_runtime.h>
+
+#include <chrono>
 
 #include <vector>
 
@@ -25,6 +29,7 @@ class OpProfile {
    private:
     OpProfile* p_;
     size_t index_ = 0;
+    std::chrono::steady_clock::time_point start_;
   };
 
   Scope time(const char* op) { return Scope(on_ ? this : nullptr, op); }
@@ -35,6 +40,7 @@ class OpProfile {
   struct Record {
     const char* op;
     cudaEvent_t begin, end;
+    double host_ms;
   };
   bool on_ = false;
   std::vector<Record> records_;

@@ -1,5 +1,5 @@
 // Sequence kernels: causal depthwise conv1d with its carried state, the RG-LRU scan (one thread per
-// channel walking time) and the Mamba selective scan (16 lanes per channel sharing the state dimension).
+// channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (16 lanes per channel sharing the state dimension).
 #include "hybridlens/backend/cuda/device_math.cuh"
 
 namespace hl::cuda {
@@ -31,30 +31,91 @@ __global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t 
   }
 }
 
+// One RG-LRU step: the decay a (0 at a reset: the state restarts) and the input term b, h' = a h + b.
+struct LruStep {
+  float a, b;
+};
+
+__device__ __forceinline__ LruStep lru_step(const float* x, const float* gxp, const float* gap, float sp,
+                                            const int64_t* positions, int64_t pos0, int64_t t, int64_t i) {
+  const bool reset = (positions ? positions[t] : pos0 + t) == 0;
+  const float gx = sigmoid_f(gxp[i]);
+  const float ga = sigmoid_f(gap[i]);
+  const float log_a = (-8.0f * ga) * sp;
+  const float xg = x[i] * gx;
+  if (reset) return {0.0f, xg};
+  return {expf(log_a), xg * sqrtf(-expm1f(log_a + log_a))};
+}
+
+// Few steps (decode): one thread per channel walking time from the carried state.
 __global__ void rglru_k(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
                         const int64_t* positions, int64_t pos0, float* hstate, int64_t T, int64_t C) {
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const float sp = softplus_f(ldw(rp, dt, c));
   float h = hstate[c];
-#pragma unroll 4
   for (int64_t t = 0; t < T; ++t) {
-    const int64_t i = t * C + c;
-    const bool reset = (positions ? positions[t] : pos0 + t) == 0;
-    const float gx = sigmoid_f(gxp[i]);
-    const float ga = sigmoid_f(gap[i]);
-    const float log_a = (-8.0f * ga) * sp;
-    const float xg = x[i] * gx;
-    if (reset) {
-      h = xg;
-    } else {
-      const float a = expf(log_a);
-      const float mult = sqrtf(-expm1f(log_a + log_a));
-      h = a * h + xg * mult;
-    }
-    out[i] = h;
+    const LruStep s = lru_step(x, gxp, gap, sp, positions, pos0, t, t * C + c);
+    h = s.a * h + s.b;
+    out[t * C + c] = h;
   }
   hstate[c] = h;
+}
+
+// Many steps (prefill): time cut into chunks of kLruChunk steps, so that chunks x channels threads work.
+// Pass 1, per (chunk, channel): the chunk's scan from a zero state into out, and the product of its decays.
+// Pass 2, per channel: the state entering each chunk, chunk after chunk (few chunks).
+// Pass 3, per (chunk, channel): out[t] += (product of the chunk's decays up to t) x the entering state.
+constexpr int64_t kLruChunk = 64;
+
+__global__ void rglru_local_k(float* out, float* decay, const float* x, const float* gxp, const float* gap,
+                              const void* rp, WDt dt, const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t chunks = (T + kLruChunk - 1) / kLruChunk;
+  if (i >= chunks * C) return;
+  const int64_t k = i / C, c = i % C;
+  const float sp = softplus_f(ldw(rp, dt, c));
+  float h = 0.0f, prod = 1.0f;
+  for (int64_t t = k * kLruChunk; t < min(T, (k + 1) * kLruChunk); ++t) {
+    const LruStep s = lru_step(x, gxp, gap, sp, positions, pos0, t, t * C + c);
+    h = s.a * h + s.b;
+    prod *= s.a;
+    out[t * C + c] = h;
+  }
+  decay[i] = prod;
+}
+
+// enter[k * C + c] = the state entering chunk k; hstate = the state after the last step.
+__global__ void rglru_carry_k(float* enter, const float* decay, const float* out, float* hstate, int64_t T,
+                              int64_t C) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const int64_t chunks = (T + kLruChunk - 1) / kLruChunk;
+  float h = hstate[c];
+  for (int64_t k = 0; k < chunks; ++k) {
+    enter[k * C + c] = h;
+    const int64_t last = min(T, (k + 1) * kLruChunk) - 1;
+    h = decay[k * C + c] * h + out[last * C + c];
+  }
+  hstate[c] = h;
+}
+
+__global__ void rglru_fix_k(float* out, const float* enter, const float* gap, const void* rp, WDt dt,
+                            const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t chunks = (T + kLruChunk - 1) / kLruChunk;
+  if (i >= chunks * C) return;
+  const int64_t k = i / C, c = i % C;
+  const float h0 = enter[i];
+  if (h0 == 0.0f) return;
+  const float sp = softplus_f(ldw(rp, dt, c));
+  float prod = 1.0f;
+  for (int64_t t = k * kLruChunk; t < min(T, (k + 1) * kLruChunk); ++t) {
+    const bool reset = (positions ? positions[t] : pos0 + t) == 0;
+    if (reset) return;  // from here on the chunk's scan no longer depends on the entering state
+    prod *= expf((-8.0f * sigmoid_f(gap[t * C + c])) * sp);
+    out[t * C + c] += prod * h0;
+  }
 }
 
 constexpr int kLanes = 16;  // lanes per channel
@@ -107,10 +168,24 @@ void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void
   if (width > 1) conv1d_state_k<<<blocks_for(C, 256), 256, 0, s>>>(state, x, T, C, width - 1);
 }
 
+int64_t rglru_workspace_floats(int64_t T, int64_t C) {
+  return T < 2 * kLruChunk ? 0 : 2 * ((T + kLruChunk - 1) / kLruChunk) * C;
+}
+
 void launch_rglru(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
-                  const int64_t* positions, int64_t pos0, float* h, int64_t T, int64_t C, cudaStream_t s) {
+                  const int64_t* positions, int64_t pos0, float* h, float* work, int64_t T, int64_t C,
+                  cudaStream_t s) {
   if (T <= 0 || C <= 0) return;
-  rglru_k<<<blocks_for(C, 64), 64, 0, s>>>(out, x, gxp, gap, rp, dt, positions, pos0, h, T, C);
+  if (rglru_workspace_floats(T, C) == 0) {
+    rglru_k<<<blocks_for(C, 64), 64, 0, s>>>(out, x, gxp, gap, rp, dt, positions, pos0, h, T, C);
+    return;
+  }
+  const int64_t n = (T + kLruChunk - 1) / kLruChunk * C;
+  float* decay = work;
+  float* enter = work + n;
+  rglru_local_k<<<blocks_for(n, 128), 128, 0, s>>>(out, decay, x, gxp, gap, rp, dt, positions, pos0, T, C);
+  rglru_carry_k<<<blocks_for(C, 128), 128, 0, s>>>(enter, decay, out, h, T, C);
+  rglru_fix_k<<<blocks_for(n, 128), 128, 0, s>>>(out, enter, gap, rp, dt, positions, pos0, T, C);
 }
 
 bool launch_selective_scan(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
