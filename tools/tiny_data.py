@@ -705,9 +705,13 @@ W_LM = 0.25       # plain-text examples
 
 
 class BatchMaker:
-    def __init__(self, hay_dir, spm_path, heldout_path, seed, p_random=P_RANDOM_NEEDLE, p_piece=0.0):
+    def __init__(self, hay_dir, spm_path, heldout_path, seed, p_random=P_RANDOM_NEEDLE, p_piece=0.0, far=None):
+        """far: (share, shortest, longest context): that share of batches has contexts in that range and the
+        needle in the first 45% of the context (far back), so that retrieval beyond an attention window is
+        trained without lengthening every batch."""
         import sentencepiece as spm
 
+        self.far = far
         self.sp = spm.SentencePieceProcessor(model_file=spm_path)
         self.docs = load_haystack(hay_dir)
         self.hay = Haystack(self.docs, self.sp)
@@ -748,7 +752,7 @@ class BatchMaker:
                 out.append(sp.encode(text))
         return out
 
-    def retrieval(self, r, ctx_tokens, check=False):
+    def retrieval(self, r, ctx_tokens, check=False, far=False):
         """-> (ids, weights) ; weights[t] weighs the prediction of ids[t] (weights[0] = 0)."""
         sp = self.sp
         tmpl, needle, question = self.gen.sample(r)
@@ -762,7 +766,7 @@ class BatchMaker:
         parts = self._context_parts(r, max(4, ctx_tokens - ntok), noise=noise)
         for d in distractors:
             parts = insert_needle(parts, d, snap_to_sentence_end(parts, r.randint(0, len(parts))))
-        k = r.randint(0, len(parts))
+        k = r.randint(0, int(len(parts) * 0.45)) if far else r.randint(0, len(parts))
         if not (k == len(parts) and r.random() < 0.3):  # hybridlens appends at 100% depth even after a cut
             k = snap_to_sentence_end(parts, k)
         sep_needle = "\n\n" if (k > 0 and r.random() < 0.1) else " "
@@ -812,6 +816,9 @@ class BatchMaker:
 
         r = random.Random("batch/%d/%d" % (self.seed, index))
         c = r.randint(ctx_lo, ctx_hi)
+        far = bool(self.far) and r.random() < self.far[0]  # no draw without --p-far: earlier stages' batches
+        if far:
+            c = r.randint(self.far[1], self.far[2])
         seqs = []
         for _ in range(batch_size):
             ci = max(8, int(c * r.uniform(0.85, 1.0)))
@@ -819,7 +826,7 @@ class BatchMaker:
                 ids, w = self.plain(r, ci + 40)
                 kind = 0
             else:
-                ids, w = self.retrieval(r, ci)
+                ids, w = self.retrieval(r, ci, far=far)
                 kind = 1
             seqs.append((ids, w, kind))
         T = max(len(s[0]) for s in seqs)
@@ -834,9 +841,9 @@ class BatchMaker:
 
 
 def batch_worker(q, hay_dir, spm_path, heldout_path, seed, worker, n_workers, batch_size, schedule, p_plain=0.3,
-                 p_random=P_RANDOM_NEEDLE, p_piece=0.0):
+                 p_random=P_RANDOM_NEEDLE, p_piece=0.0, far=None):
     """Process target: puts batches worker, worker+n, ... into its own queue (blocking when full)."""
-    bm = BatchMaker(hay_dir, spm_path, heldout_path, seed, p_random=p_random, p_piece=p_piece)
+    bm = BatchMaker(hay_dir, spm_path, heldout_path, seed, p_random=p_random, p_piece=p_piece, far=far)
     i = worker
     while True:
         lo, hi = schedule(i)

@@ -617,6 +617,16 @@ def summarize(rows, keep_samples=6):
 # =================================================================================================================
 
 
+def far_batches(args):
+    """--p-far/--far-ctx as BatchMaker's far argument (None when off)."""
+    if args.p_far <= 0:
+        return None
+    lo, hi = (int(v) for v in args.far_ctx.split(":"))
+    if not 16 <= lo <= hi:
+        raise SystemExit("train_tiny: --far-ctx must be LO:HI with 16 <= LO <= HI, got %s" % args.far_ctx)
+    return (args.p_far, lo, hi)
+
+
 def child_main(args):
     import multiprocessing as mp
 
@@ -635,7 +645,8 @@ def child_main(args):
     queues = [ctx.Queue(maxsize=6) for _ in range(nw)]
     procs = [ctx.Process(target=td.batch_worker,
                          args=(queues[w], hay_dir, args.tokenizer, heldout_path, args.data_seed, w, nw, batch_size,
-                               sched, args.p_plain, args.p_random, args.p_piece), daemon=True) for w in range(nw)]
+                               sched, args.p_plain, args.p_random, args.p_piece, far_batches(args)), daemon=True)
+             for w in range(nw)]
     for p in procs:
         p.start()
 
@@ -818,6 +829,8 @@ def child_main(args):
                            "context_tokens": "%d..%d (ramped up over the first %d batches)" % (sched.lo, sched.hi_end, sched.ramp),
                            "data_seed": args.data_seed, "fast_scan": FAST["on"], "p_plain": args.p_plain,
                            "p_random_needle": args.p_random, "p_piece_word": args.p_piece,
+                           "far_batches": "%g of batches, contexts %s, needle in the first 45%%" % (args.p_far, args.far_ctx)
+                           if args.p_far > 0 else "none",
                            "data_wait_seconds": round(wait[0], 1)}
     metrics["loss_curve"] = curve
     log(name, "trained %d steps in %.1f s" % (step, train_s))
@@ -1056,6 +1069,9 @@ def main():
                     "words (the rest: templates)")
     ap.add_argument("--p-piece", type=float, default=0.0, help="share of random-needle words glued from random "
                     "tokenizer pieces")
+    ap.add_argument("--p-far", type=float, default=0.0, help="share of batches with long contexts (--far-ctx) and the "
+                    "needle in their first 45%%: retrieval beyond the attention window")
+    ap.add_argument("--far-ctx", default="320:640", help="context range (tokens) of the --p-far batches, LO:HI")
     ap.add_argument("--ctx-min", type=int, default=16, help="shortest training context (tokens)")
     ap.add_argument("--ctx-max", type=int, default=MAX_TRAIN_CTX, help="longest training context (tokens)")
     ap.add_argument("--ramp", type=int, default=600, help="batches over which the longest context grows to --ctx-max")
@@ -1100,7 +1116,7 @@ def main():
                "--deadline", repr(deadline), "--eval-reserve", str(args.eval_reserve), "--batch", str(args.batch),
                "--workers", str(args.workers), "--data-seed", str(args.data_seed), "--steps", str(args.steps),
                "--p-plain", str(args.p_plain), "--lr", str(args.lr), "--p-random", str(args.p_random),
-               "--p-piece", str(args.p_piece), "--kv-heads", str(args.kv_heads), "--ctx-min", str(args.ctx_min),
+               "--p-piece", str(args.p_piece), "--p-far", str(args.p_far), "--far-ctx", args.far_ctx, "--kv-heads", str(args.kv_heads), "--ctx-min", str(args.ctx_min),
                "--ctx-max", str(args.ctx_max), "--ramp", str(args.ramp)]
         if args.smoke:
             cmd.append("--smoke")
