@@ -45,6 +45,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual const char* name() const = 0;
+  // Makes the results of all queued work visible in host memory (the lens's recordings, which a GPU
+  // backend copies back asynchronously); to_host does the same. Model::forward calls it before returning.
+  virtual void finish() {}
   // Tokens a model's forward pass runs through its layers at a time: bounds activation memory; larger
   // chunks make larger, more efficient matrix products where memory is plentiful (a GPU).
   virtual int64_t prefill_chunk_tokens() const { return 512; }

@@ -5,14 +5,25 @@ namespace hl {
 std::vector<float> LayerStackModel::forward(DecodeState& state, std::span<const int32_t> ids, Phase phase,
                                             LogitsWanted wanted, LensHook* lens) {
   const ModelInfo& in = info();
-  return chunked_forward(
-      state, int(in.layer_kinds.size()), in.vocab, ids, wanted, chunk_tokens_,
-      [&](std::span<const int32_t> chunk) {
-        DecodeState* one[1] = {&state};
-        LensHook* one_lens[1] = {lens};
-        return run_layers(one, chunk, phase, one_lens);
-      },
-      [&](const Tensor& x, std::vector<float>& logits) { append_logits(x, logits); });
+  std::vector<float> logits;
+  try {
+    logits = chunked_forward(
+        state, int(in.layer_kinds.size()), in.vocab, ids, wanted, chunk_tokens_,
+        [&](std::span<const int32_t> chunk) {
+          DecodeState* one[1] = {&state};
+          LensHook* one_lens[1] = {lens};
+          Tensor x = run_layers(one, chunk, phase, one_lens);
+          // the chunk's recordings into the lens now: the next chunk's first layer may move its storage
+          if (lens) backend_.finish();
+          return x;
+        },
+        [&](const Tensor& x, std::vector<float>& out) { append_logits(x, out); });
+  } catch (...) {
+    backend_.finish();  // while the caller's lens still exists: nothing may arrive into it later
+    throw;
+  }
+  backend_.finish();
+  return logits;
 }
 
 std::vector<float> LayerStackModel::forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
@@ -20,7 +31,13 @@ std::vector<float> LayerStackModel::forward_batch(std::span<DecodeState* const> 
   const ModelInfo& in = info();
   check_batch(states, ids, lenses, int(in.layer_kinds.size()), in.vocab);
   std::vector<float> logits;
-  if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
+  try {
+    if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
+  } catch (...) {
+    backend_.finish();
+    throw;
+  }
+  backend_.finish();
   return logits;
 }
 

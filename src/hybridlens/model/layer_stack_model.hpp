@@ -11,7 +11,7 @@ namespace hl {
 
 class LayerStackModel : public Model {
  public:
-  explicit LayerStackModel(const Backend& be) : chunk_tokens_(be.prefill_chunk_tokens()) {}
+  explicit LayerStackModel(Backend& be) : backend_(be), chunk_tokens_(be.prefill_chunk_tokens()) {}
   std::vector<float> forward(DecodeState& state, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
                              LensHook* lens) final;
   std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
@@ -26,6 +26,7 @@ class LayerStackModel : public Model {
   virtual void append_logits(const Tensor& hidden, std::vector<float>& logits) = 0;
 
  private:
+  Backend& backend_;  // finish()ed after each chunk with a lens and before a forward pass returns
   int64_t chunk_tokens_;
 };
 

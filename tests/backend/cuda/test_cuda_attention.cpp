@@ -101,6 +101,7 @@ void run_case(Backend& gpu, const Shape4& s, const LensCase& lc, bool use_lens) 
                                 "attention " + name));
     first += T;
   }
+  gpu.finish();  // the recordings reach the host at the next synchronisation
   EXPECT_TRUE(test::bitwise_equal(test::on_host(gpu, gc.k), cc.k, base + " cache keys"));
   EXPECT_TRUE(test::bitwise_equal(test::on_host(gpu, gc.v), cc.v, base + " cache values"));
   if (!use_lens || !lc.record) return;

@@ -1,7 +1,8 @@
 // CudaBackend::attention: argument checks as the CPU's; then, for few queries (decode), the three passes of
 // attention.cu (statistics, head selection, outputs; each split over key chunks when there are too few
 // queries to fill the GPU, see plan_key_splits), for many (prefill) the matrix-product path of
-// cuda_attention_products.cpp; then the KV ring update and the lens's recordings copied to the host.
+// cuda_attention_products.cpp; then the KV ring update and the lens's recordings queued for the host
+// (they arrive at the next to_host or finish).
 // Selection needs every head's complete entropy before any output is formed, which is why the passes are
 // separate kernels and not one.
 #include <algorithm>
@@ -46,13 +47,6 @@ void check_inputs(const Tensor& out, const Tensor& q, const Tensor& k_new, const
   HL_CHECK(first_pos - oldest_needed <= cache.capacity, "attention: cache capacity ", cache.capacity,
            " cannot hold the ", first_pos - oldest_needed, " earlier positions the queries need");
   HL_CHECK(T * s.heads < (int64_t(1) << 31), "attention: ", T, " queries x ", s.heads, " heads is too many for one call");
-}
-
-template <class T>
-void copy_record(T* host, int64_t stride, const T* dev, int64_t H, int64_t Tq) {
-  check_cuda(cudaMemcpy2D(host, size_t(stride) * sizeof(T), dev, size_t(Tq) * sizeof(T), size_t(Tq) * sizeof(T),
-                          size_t(H), cudaMemcpyDeviceToHost),
-             "attention: copying the lens's recordings");
 }
 
 }  // namespace
@@ -128,10 +122,11 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
       check_launch(op);
     }
 
-    if (L.entropy) copy_record(L.entropy, L.stride, st.entropy, H, T);
-    if (L.span_mass) copy_record(L.span_mass, L.stride, st.mass, H, T);
-    if (L.top1) copy_record(L.top1, L.stride, st.top1, H, T);
-    if (L.kept) copy_record(L.kept, L.stride, keep, H, T);
+    // queued: they reach the host at the next to_host or finish (record_staging.hpp)
+    if (L.entropy) records_.queue(L.entropy, L.stride, st.entropy, H, T, sizeof(float));
+    if (L.span_mass) records_.queue(L.span_mass, L.stride, st.mass, H, T, sizeof(float));
+    if (L.top1) records_.queue(L.top1, L.stride, st.top1, H, T, sizeof(int32_t));
+    if (L.kept) records_.queue(L.kept, L.stride, keep, H, T, sizeof(uint8_t));
   }
   launch_store_kv(cache.k.data<float>(), cache.v.data<float>(), k_new.data<float>(), v_new.data<float>(), T, first_pos,
                   cache.capacity, row, nullptr);

@@ -86,6 +86,7 @@ void CudaBackend::to_host(const Tensor& src, float* dst) {
   HL_CHECK(dst != nullptr || src.numel() == 0, "to_host: null destination for ", src.describe());
   const auto timed = profile_.time("to_host");
   if (src.numel() > 0) check_cuda(cudaMemcpy(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost), "to_host");
+  records_.flush();
 }
 
 void CudaBackend::copy(Tensor& dst, const Tensor& src) {

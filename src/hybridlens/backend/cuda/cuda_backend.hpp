@@ -17,6 +17,7 @@
 #include "hybridlens/backend/backend.hpp"
 #include "hybridlens/backend/cuda/kernels.hpp"
 #include "hybridlens/backend/cuda/op_profile.hpp"
+#include "hybridlens/backend/cuda/record_staging.hpp"
 
 namespace hl::cuda {
 
@@ -28,6 +29,7 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device{DeviceKind::CUDA, index_}; }
   const char* name() const override { return "cuda"; }
   int64_t prefill_chunk_tokens() const override { return 2048; }
+  void finish() override { records_.flush(); }
 
   Tensor zeros(DType dtype, Shape shape) override;
   Tensor empty(DType dtype, Shape shape) override { return scratch(dtype, std::move(shape)); }
@@ -85,6 +87,7 @@ class CudaBackend final : public Backend {
   bool precise_;
   std::map<std::pair<float, int>, Tensor> inv_freq_;  // rotary frequencies per (theta, rot_dims)
   cublasHandle_t blas_ = nullptr;
+  RecordStaging records_;  // the lens's recordings, copied back at the next to_host or finish
   OpProfile profile_;  // HL_CUDA_PROFILE=1: time per operation, printed at destruction
 };
 
