@@ -36,7 +36,7 @@ ExpertLayout layout_of(const JambaConfig& c, const TensorStore& store) {
 
 class Jamba final : public LayerStackModel {
  public:
-  Jamba(const JambaConfig& c, Weights w, ExpertLayout layout, Backend& be) : LayerStackModel(be), c_(c), be_(be), w_(std::move(w)) {
+  Jamba(const JambaConfig& c, Weights w, ExpertLayout layout, Backend& be) : LayerStackModel(be), c_(c), w_(std::move(w)) {
     info_ = c.describe();
     info_.active_parameters += w_.parameters() - info_.parameters;  // the inactive experts' share stays
     info_.parameters = w_.parameters();
@@ -206,7 +206,6 @@ class Jamba final : public LayerStackModel {
   }
 
   JambaConfig c_;
-  Backend& be_;
   Weights w_;
   ModelInfo info_;
   MambaMixerShape mixer_shape_;

@@ -5,39 +5,41 @@ namespace hl {
 std::vector<float> LayerStackModel::forward(DecodeState& state, std::span<const int32_t> ids, Phase phase,
                                             LogitsWanted wanted, LensHook* lens) {
   const ModelInfo& in = info();
-  std::vector<float> logits;
-  try {
-    logits = chunked_forward(
+  return finishing([&] {
+    return chunked_forward(
         state, int(in.layer_kinds.size()), in.vocab, ids, wanted, chunk_tokens_,
         [&](std::span<const int32_t> chunk) {
           DecodeState* one[1] = {&state};
           LensHook* one_lens[1] = {lens};
           Tensor x = run_layers(one, chunk, phase, one_lens);
           // the chunk's recordings into the lens now: the next chunk's first layer may move its storage
-          if (lens) backend_.finish();
+          if (lens) be_.finish();
           return x;
         },
         [&](const Tensor& x, std::vector<float>& out) { append_logits(x, out); });
-  } catch (...) {
-    backend_.finish();  // while the caller's lens still exists: nothing may arrive into it later
-    throw;
-  }
-  backend_.finish();
-  return logits;
+  });
 }
 
 std::vector<float> LayerStackModel::forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
                                                   Phase phase, std::span<LensHook* const> lenses) {
   const ModelInfo& in = info();
   check_batch(states, ids, lenses, int(in.layer_kinds.size()), in.vocab);
+  return finishing([&] {
+    std::vector<float> logits;
+    if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
+    return logits;
+  });
+}
+
+std::vector<float> LayerStackModel::finishing(const std::function<std::vector<float>()>& pass) {
   std::vector<float> logits;
   try {
-    if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
+    logits = pass();
   } catch (...) {
-    backend_.finish();
+    be_.finish();
     throw;
   }
-  backend_.finish();
+  be_.finish();
   return logits;
 }
 

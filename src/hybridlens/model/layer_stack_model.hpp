@@ -11,13 +11,15 @@ namespace hl {
 
 class LayerStackModel : public Model {
  public:
-  explicit LayerStackModel(Backend& be) : backend_(be), chunk_tokens_(be.prefill_chunk_tokens()) {}
+  explicit LayerStackModel(Backend& be) : be_(be), chunk_tokens_(be.prefill_chunk_tokens()) {}
   std::vector<float> forward(DecodeState& state, std::span<const int32_t> ids, Phase phase, LogitsWanted wanted,
                              LensHook* lens) final;
   std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
                                    std::span<LensHook* const> lenses) final;
 
  protected:
+  Backend& be_;  // where the layers run; finish()ed after each chunk with a lens and before a pass returns
+
   // State b owns rows [b*T, (b+1)*T) of `ids` (T = ids.size() / states.size()); `lenses` is empty or one per
   // state. Returns the final hidden rows, before the output norm.
   virtual Tensor run_layers(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
@@ -26,7 +28,10 @@ class LayerStackModel : public Model {
   virtual void append_logits(const Tensor& hidden, std::vector<float>& logits) = 0;
 
  private:
-  Backend& backend_;  // finish()ed after each chunk with a lens and before a forward pass returns
+  // Runs `pass`, then finishes the backend, also when `pass` throws (while the caller's lens still exists:
+  // nothing may arrive into it later).
+  std::vector<float> finishing(const std::function<std::vector<float>()>& pass);
+
   int64_t chunk_tokens_;
 };
 

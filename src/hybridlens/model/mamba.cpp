@@ -12,7 +12,7 @@ namespace {
 
 class Mamba final : public LayerStackModel {
  public:
-  Mamba(const MambaConfig& c, Weights w, Backend& be) : LayerStackModel(be), c_(c), be_(be), w_(std::move(w)) {
+  Mamba(const MambaConfig& c, Weights w, Backend& be) : LayerStackModel(be), c_(c), w_(std::move(w)) {
     info_ = c.describe();
     info_.parameters = w_.parameters();
     info_.weight_dtype = w_.dtype_summary();
@@ -65,7 +65,6 @@ class Mamba final : public LayerStackModel {
   }
 
   MambaConfig c_;
-  Backend& be_;
   Weights w_;
   ModelInfo info_;
   MambaMixerShape shape_;

@@ -12,7 +12,7 @@ namespace {
 
 class RecurrentGemma final : public LayerStackModel {
  public:
-  RecurrentGemma(const RecurrentGemmaConfig& c, Weights w, Backend& be) : LayerStackModel(be), c_(c), be_(be), w_(std::move(w)) {
+  RecurrentGemma(const RecurrentGemmaConfig& c, Weights w, Backend& be) : LayerStackModel(be), c_(c), w_(std::move(w)) {
     info_.architecture = "RecurrentGemmaForCausalLM";
     for (int i = 0; i < c.layers; ++i) info_.layer_kinds.push_back(c.is_attention(i) ? "attention" : "recurrent");
     info_.hidden = c.hidden;
@@ -161,7 +161,6 @@ class RecurrentGemma final : public LayerStackModel {
   }
 
   RecurrentGemmaConfig c_;
-  Backend& be_;
   Weights w_;
   ModelInfo info_;
   const Tensor* head_ = nullptr;

@@ -15,18 +15,18 @@ constexpr int kRowThreads = 256;
 constexpr int kRowWarps = kRowThreads / 32;
 
 struct RowPlace {
-  const float* s;            // the row: scores of keys key0 .. key0 + Kn - 1
+  float* s;                  // the row: scores of keys key0 .. key0 + Kn - 1 (weights after row_weights_k)
   int64_t t;                 // query index in the call
   int h;
   int64_t lo, last, nb, ne;  // visible keys [lo, last], needle [nb, ne), absolute positions
 };
 
-__device__ __forceinline__ RowPlace place_of(const AttnArgs& a, const RowBlock& b, float* s) {
+__device__ __forceinline__ RowPlace place_of(const AttnArgs& a, const RowBlock& b) {
   RowPlace r;
   const int64_t row = blockIdx.x;
   r.h = int(row / b.Tb);
   r.t = b.t0 + row % b.Tb;
-  r.s = s + row * b.Kn;
+  r.s = b.s + row * b.Kn;
   r.last = a.first_pos + r.t;
   visible_range(a, r.last, &r.lo, &r.nb, &r.ne);
   return r;
@@ -45,7 +45,7 @@ __device__ float block_sum(float v, float* shared) {
 }
 
 __global__ void __launch_bounds__(kRowThreads) row_stats_k(AttnArgs a, AttnStats st, RowBlock b) {
-  const RowPlace r = place_of(a, b, b.s);
+  const RowPlace r = place_of(a, b);
   // pass 1: maximum and its first position
   float best = -CUDART_INF_F;
   int64_t best_p = INT64_MAX;
@@ -99,8 +99,7 @@ __global__ void __launch_bounds__(kRowThreads) row_stats_k(AttnArgs a, AttnStats
 // zero for keys the query does not see and for the whole row of a dropped head or under null.
 __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnStats st, RowBlock b,
                                                              const uint8_t* keep, int manip, bool layer_mean) {
-  const RowPlace r = place_of(a, b, b.s);
-  float* w = b.s + int64_t(blockIdx.x) * b.Kn;
+  const RowPlace r = place_of(a, b);
   const int64_t at = int64_t(r.h) * a.T + r.t;
   const bool off = manip == 4 || !keep[at];
   const float m = st.m[at], inv = 1.0f / st.z[at];
@@ -116,7 +115,7 @@ __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnSta
       else if (!((manip == 1 && in_needle) || (manip == 2 && !in_needle)))
         v = expf(r.s[j] - m) * inv;
     }
-    w[j] = v;
+    r.s[j] = v;
   }
 }
 

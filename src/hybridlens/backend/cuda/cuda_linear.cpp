@@ -15,6 +15,11 @@ namespace {
 
 constexpr size_t kWidenBytes = size_t(256) << 20;  // fp32 copy of a weight slice for the widening path
 
+// The fused few-row kernels take one dtype for all their weights and one for all their biases (or none).
+bool fusable_with(const Tensor& w0, const Tensor& b0, const Tensor& w, const Tensor& b) {
+  return w.dtype() == w0.dtype() && b.defined() == b0.defined() && (!b.defined() || b.dtype() == b0.dtype());
+}
+
 }  // namespace
 
 void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, const Tensor& w, const Tensor& bias,
@@ -87,8 +92,7 @@ void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> part
   const int64_t T = x.dim(0), K = x.dim(1);
   bool fusable = T <= kGemvMaxRows && K > 0 && !parts.empty() && parts.size() <= size_t(kMaxGemvParts);
   for (const LinearPart& p : parts) {
-    fusable = fusable && p.w->dtype() == parts[0].w->dtype() && p.bias->defined() == parts[0].bias->defined() &&
-              (!p.bias->defined() || p.bias->dtype() == parts[0].bias->dtype());
+    fusable = fusable && fusable_with(*parts[0].w, *parts[0].bias, *p.w, *p.bias);
     for (const LinearPart& q : parts)  // a part's output may not feed another part's input or output
       fusable = fusable && (&p == &q || !overlaps(*p.out, *q.out));
   }
@@ -116,8 +120,7 @@ void CudaBackend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gat
   checks::check_linear_args(DeviceKind::CUDA, out, x, w_gate, b_gate);
   checks::check_linear_args(DeviceKind::CUDA, out, x, w_up, b_up);
   const int64_t T = x.dim(0), K = x.dim(1), N = w_gate.dim(0);
-  const bool same_biases = b_gate.defined() == b_up.defined() && (!b_gate.defined() || b_gate.dtype() == b_up.dtype());
-  if (T > kGemvMaxRows || K == 0 || N == 0 || w_gate.dtype() != w_up.dtype() || !same_biases) {
+  if (T > kGemvMaxRows || K == 0 || N == 0 || !fusable_with(w_gate, b_gate, w_up, b_up)) {
     Backend::gated_linear(out, x, w_gate, b_gate, w_up, b_up, act);  // separate products and activation_mul
     return;
   }

@@ -1,5 +1,6 @@
 // Sequence kernels: causal depthwise conv1d with its carried state, the RG-LRU scan (one thread per
-// channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (16 lanes per channel sharing the state dimension).
+// channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (16 lanes
+// per channel sharing the state dimension).
 #include "hybridlens/backend/cuda/device_math.cuh"
 
 namespace hl::cuda {
@@ -36,14 +37,21 @@ struct LruStep {
   float a, b;
 };
 
+// Step t restarts the state when its position is 0.
+__device__ __forceinline__ bool lru_reset(const int64_t* positions, int64_t pos0, int64_t t) {
+  return (positions ? positions[t] : pos0 + t) == 0;
+}
+
+// log of the decay a from the recurrent gate's pre-activation; sp = softplus(recurrent_param).
+__device__ __forceinline__ float lru_log_decay(float gate_a_pre, float sp) {
+  return (-8.0f * sigmoid_f(gate_a_pre)) * sp;
+}
+
 __device__ __forceinline__ LruStep lru_step(const float* x, const float* gxp, const float* gap, float sp,
                                             const int64_t* positions, int64_t pos0, int64_t t, int64_t i) {
-  const bool reset = (positions ? positions[t] : pos0 + t) == 0;
-  const float gx = sigmoid_f(gxp[i]);
-  const float ga = sigmoid_f(gap[i]);
-  const float log_a = (-8.0f * ga) * sp;
-  const float xg = x[i] * gx;
-  if (reset) return {0.0f, xg};
+  const float log_a = lru_log_decay(gap[i], sp);
+  const float xg = x[i] * sigmoid_f(gxp[i]);
+  if (lru_reset(positions, pos0, t)) return {0.0f, xg};
   return {expf(log_a), xg * sqrtf(-expm1f(log_a + log_a))};
 }
 
@@ -68,10 +76,12 @@ __global__ void rglru_k(float* out, const float* x, const float* gxp, const floa
 // Pass 3, per (chunk, channel): out[t] += (product of the chunk's decays up to t) x the entering state.
 constexpr int64_t kLruChunk = 64;
 
+__host__ __device__ __forceinline__ int64_t lru_chunks(int64_t T) { return (T + kLruChunk - 1) / kLruChunk; }
+
 __global__ void rglru_local_k(float* out, float* decay, const float* x, const float* gxp, const float* gap,
                               const void* rp, WDt dt, const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t chunks = (T + kLruChunk - 1) / kLruChunk;
+  const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
   const int64_t k = i / C, c = i % C;
   const float sp = softplus_f(ldw(rp, dt, c));
@@ -90,7 +100,7 @@ __global__ void rglru_carry_k(float* enter, const float* decay, const float* out
                               int64_t C) {
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
-  const int64_t chunks = (T + kLruChunk - 1) / kLruChunk;
+  const int64_t chunks = lru_chunks(T);
   float h = hstate[c];
   for (int64_t k = 0; k < chunks; ++k) {
     enter[k * C + c] = h;
@@ -103,7 +113,7 @@ __global__ void rglru_carry_k(float* enter, const float* decay, const float* out
 __global__ void rglru_fix_k(float* out, const float* enter, const float* gap, const void* rp, WDt dt,
                             const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t chunks = (T + kLruChunk - 1) / kLruChunk;
+  const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
   const int64_t k = i / C, c = i % C;
   const float h0 = enter[i];
@@ -111,9 +121,9 @@ __global__ void rglru_fix_k(float* out, const float* enter, const float* gap, co
   const float sp = softplus_f(ldw(rp, dt, c));
   float prod = 1.0f;
   for (int64_t t = k * kLruChunk; t < min(T, (k + 1) * kLruChunk); ++t) {
-    const bool reset = (positions ? positions[t] : pos0 + t) == 0;
-    if (reset) return;  // from here on the chunk's scan no longer depends on the entering state
-    prod *= expf((-8.0f * sigmoid_f(gap[t * C + c])) * sp);
+    // from a reset on, the chunk's scan no longer depends on the entering state
+    if (lru_reset(positions, pos0, t)) return;
+    prod *= expf(lru_log_decay(gap[t * C + c], sp));
     out[t * C + c] += prod * h0;
   }
 }
@@ -169,7 +179,7 @@ void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void
 }
 
 int64_t rglru_workspace_floats(int64_t T, int64_t C) {
-  return T < 2 * kLruChunk ? 0 : 2 * ((T + kLruChunk - 1) / kLruChunk) * C;
+  return T < 2 * kLruChunk ? 0 : 2 * lru_chunks(T) * C;
 }
 
 void launch_rglru(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
@@ -180,7 +190,7 @@ void launch_rglru(float* out, const float* x, const float* gxp, const float* gap
     rglru_k<<<blocks_for(C, 64), 64, 0, s>>>(out, x, gxp, gap, rp, dt, positions, pos0, h, T, C);
     return;
   }
-  const int64_t n = (T + kLruChunk - 1) / kLruChunk * C;
+  const int64_t n = lru_chunks(T) * C;
   float* decay = work;
   float* enter = work + n;
   rglru_local_k<<<blocks_for(n, 128), 128, 0, s>>>(out, decay, x, gxp, gap, rp, dt, positions, pos0, T, C);
