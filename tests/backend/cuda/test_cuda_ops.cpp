@@ -292,7 +292,9 @@ TEST(CudaOps, BlockDiagLinear) {
   std::mt19937 rng(7);
   for (DType dt : test::weight_dtypes())
     for (int64_t T : {1, 8, 9, 100})
-      for (auto [blocks, bw] : {std::pair<int64_t, int64_t>{3, 40}, {10, 64}}) {
+      // 16-byte-load path: 40 (one 40-column group), 64, 256 (the 2B gates: four groups); the
+      // one-lane-per-column fallback: 36 (not a multiple of 8), 72 (not a multiple of the 64-column group)
+      for (auto [blocks, bw] : {std::pair<int64_t, int64_t>{3, 40}, {10, 64}, {10, 256}, {2, 36}, {2, 72}}) {
         const int64_t C = blocks * bw;
         Tensor x = test::random_f32({T, C}, rng);
         Tensor w = test::random_weight(dt, {blocks, bw, bw}, rng);

@@ -10,8 +10,9 @@
 // Statistics arrays are [H, T] (head-major) so that the host copies them to the lens with one 2-D copy.
 // With few queries (decode: one query, a handful of heads) each (query, head) is split over several blocks
 // of `chunk` consecutive keys (plan_key_splits); the stats pass then writes each block's partial online
-// statistics and a merge kernel combines them in key order, and the output pass writes partial weighted
-// sums (the weights use the merged m and Z, so partial sums simply add) that a second merge adds up.
+// statistics and one kernel per query combines them and selects the heads (merge_select_k), and the output
+// pass writes partial weighted sums (the weights use the merged m and Z, so partial sums simply add) that a
+// second merge adds up.
 #include <math_constants.h>
 
 #include <algorithm>
@@ -161,16 +162,6 @@ __global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
     write_stats(a, st, t, h, all);
 }
 
-// One thread per (query, head): the splits' partial statistics merged in key order.
-__global__ void stats_merge_k(AttnArgs a, AttnStats st) {
-  const int64_t qh = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (qh >= a.T * a.H) return;
-  const Online* part = static_cast<const Online*>(a.workspace) + qh * a.splits;
-  Online all = part[0];
-  for (int s = 1; s < a.splits; ++s) all.merge(part[s]);
-  write_stats(a, st, qh / a.H, int(qh % a.H), all);
-}
-
 __device__ uint64_t rank_hash(uint64_t seed, int layer, int64_t position, int head) {
   uint64_t x = seed ^ (uint64_t(uint32_t(layer)) << 40) ^ (uint64_t(position) << 8) ^ uint64_t(uint32_t(head));
   x += 0x9e3779b97f4a7c15ull;
@@ -186,28 +177,60 @@ __device__ double rank_key(const AttnArgs& a, const AttnStats& st, const SelectA
   return double(rank_hash(sel.seed, sel.layer, a.first_pos + t, h) >> 11);
 }
 
+// Whether head h stays for query t: its rank among the layer's heads (ties: lower head index) below keep_k.
+__device__ uint8_t head_kept(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t, int h) {
+  if (sel.keep_k < 0 || sel.keep_k >= a.H) return 1;
+  if (sel.rank == 3) return sel.fixed_mask && sel.fixed_mask[h] ? 1 : 0;
+  if (sel.keep_k == 0) return 0;
+  const double kh = rank_key(a, st, sel, t, h);
+  int rank = 0;
+  for (int g = 0; g < a.H; ++g) {
+    const double kg = rank_key(a, st, sel, t, g);
+    rank += (kg < kh || (kg == kh && g < h)) ? 1 : 0;
+  }
+  return rank < sel.keep_k ? 1 : 0;
+}
+
 __global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel, int64_t t_begin, int64_t t_end) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= (t_end - t_begin) * a.H) return;
   const int64_t t = t_begin + i / a.H;
   const int h = int(i % a.H);
-  uint8_t keep = 1;
-  if (sel.keep_k >= 0 && sel.keep_k < a.H) {
-    if (sel.rank == 3) {
-      keep = sel.fixed_mask && sel.fixed_mask[h] ? 1 : 0;
-    } else if (sel.keep_k == 0) {
-      keep = 0;
-    } else {
-      const double kh = rank_key(a, st, sel, t, h);
-      int rank = 0;
-      for (int g = 0; g < a.H; ++g) {
-        const double kg = rank_key(a, st, sel, t, g);
-        rank += (kg < kh || (kg == kh && g < h)) ? 1 : 0;
-      }
-      keep = rank < sel.keep_k ? 1 : 0;
+  sel.keep[int64_t(h) * a.T + t] = head_kept(a, st, sel, t, h);
+}
+
+__device__ __forceinline__ Online shfl_down(const Online& v, int by) {
+  Online o;
+  o.m = __shfl_down_sync(0xffffffffu, v.m, by);
+  o.z = __shfl_down_sync(0xffffffffu, v.z, by);
+  o.es = __shfl_down_sync(0xffffffffu, v.es, by);
+  o.needle = __shfl_down_sync(0xffffffffu, v.needle, by);
+  o.best = __shfl_down_sync(0xffffffffu, v.best, by);
+  o.best_p = __shfl_down_sync(0xffffffffu, (long long)v.best_p, by);
+  return o;
+}
+
+// Split keys, one block per query: warp w combines the partial statistics of heads w, w + warps, ... (lane l
+// merges splits l, l + 32, ... in order, then the lanes pairwise in a fixed tree: a deterministic order; the
+// first maximum is kept by position whatever the order), then, after the barrier, the head selection, which
+// needs every head's statistics of the query. One launch instead of a merge and a selection kernel, and
+// 32 lanes instead of one thread walking the splits.
+__global__ void merge_select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
+  const int64_t t = blockIdx.x;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  for (int h = warp; h < a.H; h += warps) {
+    const Online* part = static_cast<const Online*>(a.workspace) + (t * a.H + h) * a.splits;
+    Online on;
+    on.init();
+    for (int s = lane; s < a.splits; s += 32) on.merge(part[s]);
+    for (int by = 1; by < 32; by <<= 1) {
+      const Online other = shfl_down(on, by);
+      if (lane % (2 * by) == 0) on.merge(other);
     }
+    if (lane == 0) write_stats(a, st, t, h, on);
   }
-  sel.keep[int64_t(h) * a.T + t] = keep;
+  __syncthreads();
+  for (int h = threadIdx.x; h < a.H; h += blockDim.x) sel.keep[int64_t(h) * a.T + t] = head_kept(a, st, sel, t, h);
 }
 
 __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, const uint8_t* keep, int manip,
@@ -312,7 +335,10 @@ size_t plan_key_splits(AttnArgs& a, int multiprocessors) {
   // keys the longest-seeing query of the call walks
   const int64_t last = a.first_pos + a.T - 1;
   const int64_t keys = a.window > 0 ? std::min<int64_t>(a.window, last + 1) : last + 1;
-  const int64_t target = 2 * int64_t(std::max(multiprocessors, 1));  // blocks that keep every SM busy
+  // Blocks enough for several per SM: a decode step's (query, head) pairs are few, and a block walking fewer
+  // keys makes fewer dependent trips to memory (the 2B shape: 10 heads x 64 splits of 32 keys, one pass of
+  // the block's warps, instead of 27 splits of 76 keys).
+  const int64_t target = 8 * int64_t(std::max(multiprocessors, 1));
   if (blocks <= 0 || blocks >= target || keys < 2 * kBatch * kWarps) return 0;
   const int64_t min_chunk = kBatch * kWarps;  // one pass of the block's warps
   int64_t splits = std::min<int64_t>((target + blocks - 1) / blocks, (keys + min_chunk - 1) / min_chunk);
@@ -328,10 +354,13 @@ size_t plan_key_splits(AttnArgs& a, int multiprocessors) {
   return size_t(blocks) * size_t(a.splits) * per;
 }
 
-void launch_attention_stats(const AttnArgs& a, const AttnStats& st, cudaStream_t s) {
+void launch_attention_stats_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s) {
   if (a.T <= 0) return;
   stats_k<<<unsigned(a.T * a.H * a.splits), kThreads, 0, s>>>(a, st);
-  if (a.splits > 1) stats_merge_k<<<blocks_for(a.T * a.H, 128), 128, 0, s>>>(a, st);
+  if (a.splits > 1)
+    merge_select_k<<<unsigned(a.T), 32 * std::min(a.H, 16), 0, s>>>(a, st, sel);
+  else
+    launch_head_select(a, st, sel, 0, a.T, s);
 }
 
 void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t_begin, int64_t t_end,

@@ -114,9 +114,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
         workspace = scratch(DType::U8, {int64_t(bytes)});
         a.workspace = workspace.raw();
       }
-      launch_attention_stats(a, st, nullptr);
-      check_launch(op);
-      launch_head_select(a, st, sel, 0, T, nullptr);
+      launch_attention_stats_select(a, st, sel, nullptr);
       check_launch(op);
       launch_attention_out(a, st, keep, int(L.manipulation), L.binary_layer_mean, nullptr);
       check_launch(op);

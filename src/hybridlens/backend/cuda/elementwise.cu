@@ -1,5 +1,7 @@
 // Elementwise and row kernels: embed, rms_norm, activations, soft cap, add, rotary, row gather/scatter,
 // dtype conversions. One thread per element unless said otherwise; all arithmetic in fp32 as on the CPU.
+#include <algorithm>
+
 #include "hybridlens/backend/cuda/device_math.cuh"
 #include "hybridlens/core/uniform_fill.hpp"
 
@@ -16,34 +18,63 @@ __global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* id
 
 // One block per row; the mean of squares in double as the CPU does, rounded to fp32 before the rsqrt, then
 // dst = (row * inv) * scale. With add (the fused residual add), row[c] += add[c] first, written back in
-// place; each thread later reads back only what it wrote.
+// place. A thread keeps its first kNormPer elements in registers and issues all of their loads before any
+// store (a load-add-store loop over the row cannot overlap its loads, which may alias the stores: ~10 us a
+// row at the 2B width); launch_norm sizes the block so that rows up to 8,192 wide take that path entirely.
+constexpr int kNormPer = 8;
+
 __device__ __forceinline__ void norm_row(float* dst, float* row, const float* add, const void* w, WDt dt, int64_t C,
                                          float eps, bool one_plus) {
-  double ss = 0;
-  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
-    float v = row[c];
-    if (add) {
-      v += add[c];
-      row[c] = v;
+  const int64_t step = blockDim.x, held = step * kNormPer;
+  float v[kNormPer];
+#pragma unroll
+  for (int i = 0; i < kNormPer; ++i) {
+    const int64_t c = threadIdx.x + i * step;
+    if (c < C) {
+      v[i] = row[c];
+      if (add) v[i] += add[c];
     }
-    ss += double(v) * double(v);
+  }
+  double ss = 0;
+#pragma unroll
+  for (int i = 0; i < kNormPer; ++i) {
+    const int64_t c = threadIdx.x + i * step;
+    if (c < C) {
+      if (add) row[c] = v[i];
+      ss += double(v[i]) * double(v[i]);
+    }
+  }
+  for (int64_t c = held + threadIdx.x; c < C; c += step) {  // rows wider than the block holds
+    float u = row[c];
+    if (add) {
+      u += add[c];
+      row[c] = u;
+    }
+    ss += double(u) * double(u);
   }
   __shared__ double part[32];
   for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
   __syncthreads();
   if (threadIdx.x < 32) {
-    double v = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (threadIdx.x == 0) part[0] = v;
+    double u = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) u += __shfl_xor_sync(0xffffffffu, u, o);
+    if (threadIdx.x == 0) part[0] = u;
   }
   __syncthreads();
   const float mean = float(part[0] / double(C));
   const float inv = 1.0f / sqrtf(mean + eps);
-  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+#pragma unroll
+  for (int i = 0; i < kNormPer; ++i) {
+    const int64_t c = threadIdx.x + i * step;
+    if (c < C) {
+      const float wv = ldw(w, dt, c);
+      dst[c] = (v[i] * inv) * (one_plus ? 1.0f + wv : wv);
+    }
+  }
+  for (int64_t c = held + threadIdx.x; c < C; c += step) {
     const float wv = ldw(w, dt, c);
-    const float scale = one_plus ? 1.0f + wv : wv;
-    dst[c] = (row[c] * inv) * scale;
+    dst[c] = (row[c] * inv) * (one_plus ? 1.0f + wv : wv);
   }
 }
 
@@ -144,6 +175,12 @@ __global__ void fill_bias_k(float* out, const void* bias, WDt dt, int64_t T, int
 
 constexpr int kThreads = 256;
 
+// Threads for a norm row: enough that each holds at most kNormPer elements (whole warps, 64 to 1,024).
+unsigned norm_threads(int64_t C) {
+  const int64_t want = (C + kNormPer - 1) / kNormPer;
+  return unsigned(std::clamp<int64_t>((want + 31) / 32 * 32, 64, 1024));
+}
+
 }  // namespace
 
 void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale,
@@ -152,11 +189,11 @@ void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int
 }
 void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                      bool one_plus, cudaStream_t s) {
-  if (T > 0 && C > 0) rms_norm_k<<<unsigned(T), 256, 0, s>>>(out, x, w, dt, C, eps, one_plus);
+  if (T > 0 && C > 0) rms_norm_k<<<unsigned(T), norm_threads(C), 0, s>>>(out, x, w, dt, C, eps, one_plus);
 }
 void launch_add_rms_norm(float* x, const float* t, float* h, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                          bool one_plus, cudaStream_t s) {
-  if (T > 0 && C > 0) add_rms_norm_k<<<unsigned(T), 256, 0, s>>>(x, t, h, w, dt, C, eps, one_plus);
+  if (T > 0 && C > 0) add_rms_norm_k<<<unsigned(T), norm_threads(C), 0, s>>>(x, t, h, w, dt, C, eps, one_plus);
 }
 void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
   if (n > 0) activation_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(out, a, b, n, act);

@@ -1,6 +1,6 @@
-// Matrix products for few rows (decode): linear reads each weight row once with 16-byte loads and keeps
-// the (at most 8) activation rows' dot products in registers; block-diagonal reads each weight once for all
-// rows. fp32 activations and accumulation, weights as stored.
+// Matrix products for few rows (decode): linear reads each weight row once with 16-byte loads, a column's
+// K split over one to eight warps, and keeps the (at most 8) activation rows' dot products in registers;
+// block-diagonal reads each weight once for all rows. fp32 activations and accumulation, weights as stored.
 #include <cstdint>
 
 #include "hybridlens/backend/cuda/device_math.cuh"
@@ -10,135 +10,242 @@ namespace {
 
 constexpr int kWarps = 8;
 
-__device__ __forceinline__ void load8(const void* w, WDt dt, int64_t i, float* v) {
-  if (dt == WDt::F32) {
-    const float4 a = *reinterpret_cast<const float4*>(static_cast<const float*>(w) + i);
-    const float4 b = *reinterpret_cast<const float4*>(static_cast<const float*>(w) + i + 4);
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-    return;
+// 8 consecutive weights as loaded: one 16-byte word for 16-bit types, two for F32. Streaming loads: a weight
+// is read once per step and should not evict what is reused (activations, the KV cache).
+template <bool F32>
+struct Raw8 {
+  uint4 r[F32 ? 2 : 1];
+};
+
+template <bool F32>
+__device__ __forceinline__ Raw8<F32> fetch8(const void* w, int64_t i) {
+  Raw8<F32> v;
+  if constexpr (F32) {
+    const uint4* p = reinterpret_cast<const uint4*>(static_cast<const float*>(w) + i);
+    v.r[0] = __ldcs(p);
+    v.r[1] = __ldcs(p + 1);
+  } else {
+    v.r[0] = __ldcs(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(w) + i));
   }
-  const uint4 r = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(w) + i);
-  const uint32_t words[4] = {r.x, r.y, r.z, r.w};
+  return v;
+}
+
+template <bool F32>
+__device__ __forceinline__ void unpack8(const Raw8<F32>& raw, WDt dt, float* v) {
+  const uint32_t words[4] = {raw.r[0].x, raw.r[0].y, raw.r[0].z, raw.r[0].w};
+  if constexpr (F32) {
+    const uint32_t more[4] = {raw.r[1].x, raw.r[1].y, raw.r[1].z, raw.r[1].w};
 #pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const uint16_t lo = uint16_t(words[j] & 0xffffu), hi = uint16_t(words[j] >> 16);
-    if (dt == WDt::BF16) {
-      v[2 * j] = __uint_as_float(uint32_t(lo) << 16);
-      v[2 * j + 1] = __uint_as_float(uint32_t(hi) << 16);
-    } else {
-      v[2 * j] = __half2float(__ushort_as_half(lo));
-      v[2 * j + 1] = __half2float(__ushort_as_half(hi));
+    for (int j = 0; j < 4; ++j) {
+      v[j] = __uint_as_float(words[j]);
+      v[4 + j] = __uint_as_float(more[j]);
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint16_t lo = uint16_t(words[j] & 0xffffu), hi = uint16_t(words[j] >> 16);
+      if (dt == WDt::BF16) {
+        v[2 * j] = __uint_as_float(uint32_t(lo) << 16);
+        v[2 * j + 1] = __uint_as_float(uint32_t(hi) << 16);
+      } else {
+        v[2 * j] = __half2float(__ushort_as_half(lo));
+        v[2 * j + 1] = __half2float(__ushort_as_half(hi));
+      }
     }
   }
 }
 
-// acc[j][t] += the lane's share of x[t, :] . w[j][row, :] for t < T and each of the W weights (the warp's
-// lanes split K; the caller reduces across the warp). Two weights (the gated product) are read interleaved.
-template <int W>
-__device__ __forceinline__ void dot_columns(float (&acc)[W][kGemvMaxRows], const float* __restrict__ x,
-                                            const void* const (&w)[W], WDt dt, int64_t row, int T, int64_t K,
-                                            int lane, bool vec) {
-  if (vec) {
-    // 8 rounds of 16-byte loads in flight per lane: a 2560-wide row is 10 rounds, so most rows take one or
-    // two trips to memory (the latency, not the bandwidth, bounds these few-microsecond kernels)
-#pragma unroll(8 / W)
-    for (int64_t k = int64_t(lane) * 8; k < K; k += 256) {
+__device__ __forceinline__ void load8(const void* w, WDt dt, int64_t i, float* v) {
+  if (dt == WDt::F32)
+    unpack8<true>(fetch8<true>(w, i), dt, v);
+  else
+    unpack8<false>(fetch8<false>(w, i), dt, v);
+}
+
+// acc[j][t] += the lane's share of x[t, k0:k1] . w[j][row + k0 : row + k1] for t < T and each of the W
+// weights (lanes take 8 consecutive k each; the caller reduces across the warp). k0 and k1 - k0 are
+// multiples of 8. Each trip first issues all of its U rounds of 16-byte loads and only then uses them, so a
+// lane keeps U * W loads in flight: decode products are bound by how many bytes are on their way.
+template <int W, bool F32, int R>
+__device__ __forceinline__ void dot_range_vec(float (&acc)[W][R], const float* __restrict__ x,
+                                              const void* const (&w)[W], WDt dt, int64_t row, int T, int64_t K,
+                                              int64_t k0, int64_t k1, int lane) {
+  constexpr int U = (F32 ? 4 : 8) / W;
+  for (int64_t k = k0 + int64_t(lane) * 8; k < k1; k += 256 * U) {
+    Raw8<F32> raw[U][W];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+      if (k + u * 256 < k1)
+#pragma unroll
+        for (int j = 0; j < W; ++j) raw[u][j] = fetch8<F32>(w[j], row + k + u * 256);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t kk = k + u * 256;
+      if (kk >= k1) break;
       float wv[W][8];
 #pragma unroll
-      for (int j = 0; j < W; ++j) load8(w[j], dt, row + k, wv[j]);
+      for (int j = 0; j < W; ++j) unpack8<F32>(raw[u][j], dt, wv[j]);
 #pragma unroll
-      for (int t = 0; t < kGemvMaxRows; ++t) {
+      for (int t = 0; t < R; ++t) {
         if (t >= T) break;
-        const float4 a = *reinterpret_cast<const float4*>(x + t * K + k);
-        const float4 b = *reinterpret_cast<const float4*>(x + t * K + k + 4);
+        const float4 a = *reinterpret_cast<const float4*>(x + t * K + kk);
+        const float4 b = *reinterpret_cast<const float4*>(x + t * K + kk + 4);
 #pragma unroll
         for (int j = 0; j < W; ++j)
           acc[j][t] += wv[j][0] * a.x + wv[j][1] * a.y + wv[j][2] * a.z + wv[j][3] * a.w + wv[j][4] * b.x +
                        wv[j][5] * b.y + wv[j][6] * b.z + wv[j][7] * b.w;
       }
     }
-  } else {
-    for (int64_t k = lane; k < K; k += 32) {
+  }
+}
+
+// Unaligned weights or K not a multiple of 8: one element per lane and round.
+template <int W, int R>
+__device__ __forceinline__ void dot_range_scalar(float (&acc)[W][R], const float* __restrict__ x,
+                                                 const void* const (&w)[W], WDt dt, int64_t row, int T, int64_t K,
+                                                 int64_t k0, int64_t k1, int lane) {
+  for (int64_t k = k0 + lane; k < k1; k += 32) {
 #pragma unroll
-      for (int j = 0; j < W; ++j) {
-        const float wv = ldw(w[j], dt, row + k);
+    for (int j = 0; j < W; ++j) {
+      const float wv = ldw(w[j], dt, row + k);
 #pragma unroll
-        for (int t = 0; t < kGemvMaxRows; ++t) {
-          if (t >= T) break;
-          acc[j][t] += wv * x[t * K + k];
-        }
+      for (int t = 0; t < R; ++t) {
+        if (t >= T) break;
+        acc[j][t] += wv * x[t * K + k];
       }
     }
   }
 }
 
-// Reduces acc across the warp and writes out[t * ldo] = sum + bias for t < T (lane 0).
-__device__ __forceinline__ void write_column(float* out, int64_t ldo, float* acc, float bias, int T, int lane) {
-#pragma unroll
-  for (int t = 0; t < kGemvMaxRows; ++t) {
-    if (t >= T) break;
-    float v = acc[t];
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0) out[int64_t(t) * ldo] = v + bias;
-  }
+// The column layout every few-row product shares: a block's 8 warps take kWarps / S columns, each column's
+// K split over S warps (gemv_splits: a function of K only, so that the same column is summed in the same
+// order by every kernel here: linear_parts equals separate linears bit for bit). Each warp reduces its
+// partial sums across lanes; the S partials of a column meet in shared memory and are added in split order.
+// Blocks per SM the kernels ask the register allocator for: 4 (64 registers) for one row without spilling,
+// 3 for the gated product's two weights.
+struct ColumnSlot {
+  int64_t col;     // this warp's column within the launch (may be past the end: then it only takes part in
+                   // the block's barrier)
+  int64_t k0, k1;  // this warp's share of K
+  int split, lane, warp;
+};
+
+__device__ __forceinline__ ColumnSlot column_slot(int S, int64_t K) {
+  ColumnSlot c;
+  c.lane = threadIdx.x & 31;
+  c.warp = threadIdx.x >> 5;
+  c.split = c.warp % S;
+  c.col = int64_t(blockIdx.x) * (kWarps / S) + c.warp / S;
+  const int64_t chunk = ((K + S - 1) / S + 7) / 8 * 8;
+  c.k0 = min(K, int64_t(c.split) * chunk);
+  c.k1 = min(K, c.k0 + chunk);
+  return c;
 }
 
-// One warp per output column n.
-__global__ void gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias,
-                       WDt bdt, int T, int64_t K, int64_t N, bool vec) {
-  const int lane = threadIdx.x & 31;
-  const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (n >= N) return;
-  float acc[1][kGemvMaxRows] = {};
+template <int W, int R>
+__device__ __forceinline__ void dot_slot(float (&acc)[W][R], const float* x, const void* const (&w)[W],
+                                         WDt dt, int64_t row, int T, int64_t K, const ColumnSlot& c, bool vec) {
+#pragma unroll
+  for (int j = 0; j < W; ++j)
+#pragma unroll
+    for (int t = 0; t < R; ++t) acc[j][t] = 0.0f;
+  if (!vec)
+    dot_range_scalar<W, R>(acc, x, w, dt, row, T, K, c.k0, c.k1, c.lane);
+  else if (dt == WDt::F32)
+    dot_range_vec<W, true, R>(acc, x, w, dt, row, T, K, c.k0, c.k1, c.lane);
+  else
+    dot_range_vec<W, false, R>(acc, x, w, dt, row, T, K, c.k0, c.k1, c.lane);
+}
+
+// Sums acc over the warp, then over the column's S warps in split order; returns true on the thread that
+// holds the column's totals (lane 0 of split 0), which are left in acc[j][t].
+template <int W, int R>
+__device__ __forceinline__ bool reduce_slot(float (&acc)[W][R], int T, int S, const ColumnSlot& c) {
+  __shared__ float part[kWarps][W][R];
+#pragma unroll
+  for (int j = 0; j < W; ++j)
+#pragma unroll
+    for (int t = 0; t < R; ++t) {
+      if (t >= T) break;
+      float v = acc[j][t];
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      acc[j][t] = v;
+      if (S > 1 && c.lane == 0) part[c.warp][j][t] = v;
+    }
+  if (S > 1) {
+    __syncthreads();
+    if (c.split == 0 && c.lane == 0)
+#pragma unroll
+      for (int j = 0; j < W; ++j)
+#pragma unroll
+        for (int t = 0; t < R; ++t) {
+          if (t >= T) break;
+          for (int s = 1; s < S; ++s) acc[j][t] += part[c.warp + s][j][t];
+        }
+  }
+  return c.split == 0 && c.lane == 0;
+}
+
+template <int R>
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2) gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias,
+                       WDt bdt, int T, int64_t K, int64_t N, int S, bool vec) {
+  const ColumnSlot c = column_slot(S, K);
+  const int64_t n = c.col;
+  float acc[1][R];
   const void* const ws[1] = {w};
-  dot_columns<1>(acc, x, ws, dt, n * K, T, K, lane, vec);
-  write_column(out + n, N, acc[0], bias ? ldw(bias, bdt, n) : 0.0f, T, lane);
+  dot_slot<1, R>(acc, x, ws, dt, min(n, N - 1) * K, T, K, c, vec && n < N);
+  if (!reduce_slot<1, R>(acc, T, S, c) || n >= N) return;
+  const float b = bias ? ldw(bias, bdt, n) : 0.0f;
+#pragma unroll
+  for (int t = 0; t < R; ++t)
+    if (t < T) out[int64_t(t) * N + n] = acc[0][t] + b;
 }
 
 // Several products of one input in one launch: the warps run over the parts' columns one after another.
-__global__ void gemv_parts_k(GemvParts p, const float* __restrict__ x, WDt dt, WDt bdt, int T, int64_t K, bool vec) {
-  const int lane = threadIdx.x & 31;
-  int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+template <int R>
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2) gemv_parts_k(GemvParts p, const float* __restrict__ x, WDt dt, WDt bdt, int T, int64_t K, int S,
+                             bool vec) {
+  const ColumnSlot c = column_slot(S, K);
+  int64_t n = c.col;
   int part = 0;
   while (part < p.count && n >= p.N[part]) n -= p.N[part++];
-  if (part >= p.count) return;
-  float acc[1][kGemvMaxRows] = {};
+  const bool live = part < p.count;
+  if (!live) {
+    part = p.count - 1;
+    n = p.N[part] - 1;
+  }
+  float acc[1][R];
   const void* const ws[1] = {p.w[part]};
-  dot_columns<1>(acc, x, ws, dt, n * K, T, K, lane, vec);
-  write_column(p.out[part] + n, p.N[part], acc[0], p.bias[part] ? ldw(p.bias[part], bdt, n) : 0.0f, T, lane);
+  dot_slot<1, R>(acc, x, ws, dt, n * K, T, K, c, vec && live);
+  if (!reduce_slot<1, R>(acc, T, S, c) || !live) return;
+  const float b = p.bias[part] ? ldw(p.bias[part], bdt, n) : 0.0f;
+#pragma unroll
+  for (int t = 0; t < R; ++t)
+    if (t < T) p.out[part][int64_t(t) * p.N[part] + n] = acc[0][t] + b;
 }
 
-// The gated half of an MLP for few rows: one warp per output column n reads row n of both weights, so the
-// two products, their biases and act(gate) * up take one pass and one launch (decode: three launches before).
-__global__ void gated_gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ wg, const void* bg,
+// The gated half of an MLP for few rows: the warps of column n read row n of both weights, so the two
+// products, their biases and act(gate) * up take one pass and one launch (decode: three launches before).
+template <int R>
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 2) gated_gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ wg, const void* bg,
                              const void* __restrict__ wu, const void* bu, WDt dt, WDt bdt, int T, int64_t K,
-                             int64_t N, bool vec, Act act) {
-  const int lane = threadIdx.x & 31;
-  const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (n >= N) return;
-  float acc[2][kGemvMaxRows] = {};
+                             int64_t N, int S, bool vec, Act act) {
+  const ColumnSlot c = column_slot(S, K);
+  const int64_t n = c.col;
+  float acc[2][R];
   const void* const ws[2] = {wg, wu};
-  dot_columns<2>(acc, x, ws, dt, n * K, T, K, lane, vec);
+  dot_slot<2, R>(acc, x, ws, dt, min(n, N - 1) * K, T, K, c, vec && n < N);
+  if (!reduce_slot<2, R>(acc, T, S, c) || n >= N) return;
+  const float b_g = bg ? ldw(bg, bdt, n) : 0.0f, b_u = bu ? ldw(bu, bdt, n) : 0.0f;
 #pragma unroll
-  for (int t = 0; t < kGemvMaxRows; ++t) {
-    if (t >= T) break;
-    float a = acc[0][t], b = acc[1][t];
-    for (int o = 16; o > 0; o >>= 1) {
-      a += __shfl_xor_sync(0xffffffffu, a, o);
-      b += __shfl_xor_sync(0xffffffffu, b, o);
-    }
-    if (lane == 0) {
-      a += bg ? ldw(bg, bdt, n) : 0.0f;
-      b += bu ? ldw(bu, bdt, n) : 0.0f;
-      out[int64_t(t) * N + n] = act_f(a, act) * b;
-    }
-  }
+  for (int t = 0; t < R; ++t)
+    if (t < T) out[int64_t(t) * N + n] = act_f(acc[0][t] + b_g, act) * (acc[1][t] + b_u);
 }
 
 // Block-diagonal, few rows: out[t, h*bw + j] = b + sum_i x[t, h*bw + i] w[h, i, j]. A block holds 32 output
 // columns of one diagonal block (one lane each, so weight loads are coalesced) and its 8 warps split the
-// inputs i; the warps' partial sums meet in shared memory. (One thread walking all bw inputs alone was
-// bound by load latency: about 90 us per call at the 2B shape.)
+// inputs i; the warps' partial sums meet in shared memory. The fallback for widths that are not a multiple of
+// 8 or unaligned weights.
 constexpr int kBdCols = 32;
 
 __global__ void __launch_bounds__(kWarps * 32) block_diag_k(float* out, const float* x, const void* w, WDt dt,
@@ -176,40 +283,124 @@ __global__ void __launch_bounds__(kWarps * 32) block_diag_k(float* out, const fl
   }
 }
 
+// The same with 16-byte weight loads (bw a multiple of 8): a CUDA block takes a group of G <= 64 output
+// columns of one diagonal block; each thread owns 8 adjacent columns and every (256 / (G / 8))-th input row,
+// so one pass issues all of a thread's loads at once (the 2B shape's gates: 40 blocks of 32 KB, about one
+// trip to memory; the one-lane-per-column kernel above needed 32 dependent 2-byte loads per warp).
+constexpr int kBdVecCols = 64;
+
+__global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(float* out, const float* x, const void* w, WDt dt,
+                                                                const void* b, WDt bdt, int T, int64_t blocks,
+                                                                int64_t bw, int64_t G) {
+  const int64_t groups = bw / G;
+  const int64_t h = blockIdx.x / groups, j0 = (blockIdx.x % groups) * G;
+  const int per_row = int(G / 8), rows_par = (kWarps * 32) / per_row;
+  const int tid = threadIdx.x, r0 = tid / per_row, c8 = (tid % per_row) * 8;
+  const int64_t C = blocks * bw;
+  float acc[kGemvMaxRows][8];
+#pragma unroll
+  for (int t = 0; t < kGemvMaxRows; ++t)
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc[t][e] = 0.0f;
+  if (r0 < rows_par) {
+    const int64_t base = h * bw * bw + j0 + c8;
+    const float* xh = x + h * bw;
+#pragma unroll 4
+    for (int64_t i = r0; i < bw; i += rows_par) {
+      float wv[8];
+      load8(w, dt, base + i * bw, wv);
+#pragma unroll
+      for (int t = 0; t < kGemvMaxRows; ++t) {
+        if (t >= T) break;
+        const float xv = xh[int64_t(t) * C + i];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[t][e] += xv * wv[e];
+      }
+    }
+  }
+  // partial sums of the rows_par row classes, added in class order for each column (deterministic)
+  __shared__ float red[kWarps * 32 * 8];
+#pragma unroll
+  for (int t = 0; t < kGemvMaxRows; ++t) {
+    if (t >= T) break;
+    if (r0 < rows_par)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) red[r0 * G + c8 + e] = acc[t][e];
+    __syncthreads();
+    if (tid < G) {
+      float sum = 0.0f;
+      for (int r = 0; r < rows_par; ++r) sum += red[r * G + tid];
+      const int64_t j = j0 + tid;
+      out[int64_t(t) * C + h * bw + j] = sum + (b ? ldw(b, bdt, h * bw + j) : 0.0f);
+    }
+    __syncthreads();
+  }
+}
+
+// Warps per column: enough that a warp's share of K is one or two trips to memory (K = 2560: 2; 7680: 4).
+int gemv_splits(int64_t K) {
+  int S = 1;
+  while (S < kWarps && K / (2 * S) >= 1024) S *= 2;
+  return S;
+}
+
+unsigned gemv_blocks(int64_t columns, int S) {
+  const int64_t per = kWarps / S;
+  return unsigned((columns + per - 1) / per);
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 }  // namespace
 
 void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, int64_t T, int64_t K,
                  int64_t N, cudaStream_t s) {
   if (T <= 0 || N <= 0) return;
-  const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
-  gemv_k<<<unsigned((N + kWarps - 1) / kWarps), kWarps * 32, 0, s>>>(out, x, w, dt, bias, bdt, int(T), K, N, vec);
+  const bool vec = K % 8 == 0 && aligned16(w) && aligned16(x);
+  const int S = gemv_splits(K);
+  if (T == 1)
+    gemv_k<1><<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, w, dt, bias, bdt, 1, K, N, S, vec);
+  else
+    gemv_k<kGemvMaxRows><<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, w, dt, bias, bdt, int(T), K, N, S, vec);
 }
 
 void launch_gemv_parts(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K, cudaStream_t s) {
   if (T <= 0 || parts.count <= 0) return;
-  bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  bool vec = K % 8 == 0 && aligned16(x);
   int64_t columns = 0;
   for (int i = 0; i < parts.count; ++i) {
-    vec = vec && reinterpret_cast<uintptr_t>(parts.w[i]) % 16 == 0;
+    vec = vec && aligned16(parts.w[i]);
     columns += parts.N[i];
   }
-  if (columns > 0)
-    gemv_parts_k<<<unsigned((columns + kWarps - 1) / kWarps), kWarps * 32, 0, s>>>(parts, x, dt, bdt, int(T), K, vec);
+  const int S = gemv_splits(K);
+  if (columns == 0) return;
+  if (T == 1)
+    gemv_parts_k<1><<<gemv_blocks(columns, S), kWarps * 32, 0, s>>>(parts, x, dt, bdt, 1, K, S, vec);
+  else
+    gemv_parts_k<kGemvMaxRows><<<gemv_blocks(columns, S), kWarps * 32, 0, s>>>(parts, x, dt, bdt, int(T), K, S, vec);
 }
 
 void launch_gated_gemv(float* out, const float* x, const void* wg, const void* bg, const void* wu, const void* bu,
                        WDt dt, WDt bdt, int64_t T, int64_t K, int64_t N, Act act, cudaStream_t s) {
   if (T <= 0 || N <= 0) return;
-  const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(wg) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(wu) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
-  gated_gemv_k<<<unsigned((N + kWarps - 1) / kWarps), kWarps * 32, 0, s>>>(out, x, wg, bg, wu, bu, dt, bdt, int(T), K,
-                                                                          N, vec, act);
+  const bool vec = K % 8 == 0 && aligned16(wg) && aligned16(wu) && aligned16(x);
+  const int S = gemv_splits(K);
+  if (T == 1)
+    gated_gemv_k<1><<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, wg, bg, wu, bu, dt, bdt, 1, K, N, S, vec, act);
+  else
+    gated_gemv_k<kGemvMaxRows>
+        <<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, wg, bg, wu, bu, dt, bdt, int(T), K, N, S, vec, act);
 }
 
 void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,
                        int64_t blocks, int64_t bw, cudaStream_t s) {
   const int64_t C = blocks * bw;
   if (T <= 0 || C <= 0) return;
+  const int64_t G = bw < kBdVecCols ? bw : kBdVecCols;
+  if (bw % 8 == 0 && bw % G == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0) {
+    block_diag_vec_k<<<unsigned(blocks * (bw / G)), kWarps * 32, 0, s>>>(out, x, w, dt, b, bdt, int(T), blocks, bw, G);
+    return;
+  }
   const int64_t tiles = (bw + kBdCols - 1) / kBdCols;
   block_diag_k<<<unsigned(blocks * tiles), kWarps * 32, 0, s>>>(out, x, w, dt, b, bdt, int(T), blocks, bw);
 }

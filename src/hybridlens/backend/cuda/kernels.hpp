@@ -118,8 +118,9 @@ struct SelectArgs {
   uint8_t* keep;              // [T, H]
 };
 
-// scores, softmax statistics and the lens's measurements
-void launch_attention_stats(const AttnArgs& a, const AttnStats& st, cudaStream_t s);
+// scores, softmax statistics and the lens's measurements, then the head selection (launch_head_select's
+// rules, fused with the merge of the splits when the keys are split)
+void launch_attention_stats_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s);
 // per-token head selection (ties: lower head index), same rules as lens/head_selection.hpp, for the call's
 // queries t_begin .. t_end - 1
 void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t_begin, int64_t t_end,

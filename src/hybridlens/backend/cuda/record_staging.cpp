@@ -24,19 +24,19 @@ void RecordStaging::queue(void* host, int64_t stride, const void* dev, int64_t r
       pinned_ = nullptr;
       capacity_ = 0;
       check_cuda(cudaHostAlloc(reinterpret_cast<void**>(&pinned_), want, cudaHostAllocDefault),
-                 "attention: pinned memory for the lens's recordings");
+                 "pinned staging memory for copies to the host");
       capacity_ = want;
     }
   }
   check_cuda(cudaMemcpyAsync(pinned_ + used_, dev, bytes, cudaMemcpyDeviceToHost, nullptr),
-             "attention: copying the lens's recordings");
+             "copying results to the host");
   pending_.push_back({static_cast<char*>(host), stride, rows, cols, elem, used_});
   used_ += (bytes + 15) / 16 * 16;
 }
 
 void RecordStaging::flush() {
   if (pending_.empty()) return;
-  check_cuda(cudaStreamSynchronize(nullptr), "waiting for the lens's recordings");
+  check_cuda(cudaStreamSynchronize(nullptr), "waiting for the GPU's copies to the host");
   for (const Pending& p : pending_)
     for (int64_t r = 0; r < p.rows; ++r)
       std::memcpy(p.host + size_t(r * p.stride) * p.elem, pinned_ + p.offset + size_t(r * p.cols) * p.elem,
