@@ -19,6 +19,7 @@
 
 #include "hybridlens/backend/cuda/attention_common.cuh"
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/pdl.cuh"
 
 namespace hl::cuda {
 namespace {
@@ -122,6 +123,7 @@ __device__ __forceinline__ void write_stats(const AttnArgs& a, const AttnStats& 
 }
 
 __global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
+  pdl_trigger();
   const int split = int(blockIdx.x % unsigned(a.splits));
   const int64_t qh = blockIdx.x / unsigned(a.splits);
   const int64_t t = qh / a.H;
@@ -192,6 +194,7 @@ __device__ uint8_t head_kept(const AttnArgs& a, const AttnStats& st, const Selec
 }
 
 __global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel, int64_t t_begin, int64_t t_end) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= (t_end - t_begin) * a.H) return;
   const int64_t t = t_begin + i / a.H;
@@ -216,6 +219,7 @@ __device__ __forceinline__ Online shfl_down(const Online& v, int by) {
 // needs every head's statistics of the query. One launch instead of a merge and a selection kernel, and
 // 32 lanes instead of one thread walking the splits.
 __global__ void merge_select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
+  pdl_trigger();
   const int64_t t = blockIdx.x;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   for (int h = warp; h < a.H; h += warps) {
@@ -235,6 +239,7 @@ __global__ void merge_select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
 
 __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, const uint8_t* keep, int manip,
                                                   bool layer_mean) {
+  pdl_trigger();
   const int split = int(blockIdx.x % unsigned(a.splits));
   const int64_t qh = blockIdx.x / unsigned(a.splits);
   const int64_t t = qh / a.H;
@@ -301,6 +306,7 @@ __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, cons
 // One block per (query, head): the splits' partial sums added in key order (zeros for dropped heads and
 // null, which every split wrote).
 __global__ void out_merge_k(AttnArgs a, AttnStats st, int manip, bool layer_mean) {
+  pdl_trigger();
   const int64_t qh = blockIdx.x;
   const int64_t t = qh / a.H;
   const int h = int(qh % a.H);
@@ -316,6 +322,7 @@ __global__ void out_merge_k(AttnArgs a, AttnStats st, int manip, bool layer_mean
 
 __global__ void store_kv_k(float* ck, float* cv, const float* kn, const float* vn, int64_t from, int64_t T,
                            int64_t first_pos, int64_t capacity, int64_t row) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t n = (T - from) * row;
   if (i >= n) return;

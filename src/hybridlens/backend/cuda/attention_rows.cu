@@ -7,6 +7,7 @@
 
 #include "hybridlens/backend/cuda/attention_common.cuh"
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/pdl.cuh"
 
 namespace hl::cuda {
 namespace {
@@ -45,6 +46,7 @@ __device__ float block_sum(float v, float* shared) {
 }
 
 __global__ void __launch_bounds__(kRowThreads) row_stats_k(AttnArgs a, AttnStats st, RowBlock b) {
+  pdl_trigger();
   const RowPlace r = place_of(a, b);
   // pass 1: maximum and its first position
   float best = -CUDART_INF_F;
@@ -99,6 +101,7 @@ __global__ void __launch_bounds__(kRowThreads) row_stats_k(AttnArgs a, AttnStats
 // zero for keys the query does not see and for the whole row of a dropped head or under null.
 __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnStats st, RowBlock b,
                                                              const uint8_t* keep, int manip, bool layer_mean) {
+  pdl_trigger();
   const RowPlace r = place_of(a, b);
   const int64_t at = int64_t(r.h) * a.T + r.t;
   const bool off = manip == 4 || !keep[at];
@@ -121,6 +124,7 @@ __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnSta
 
 // kc/vc row i = the key/value of absolute position from + i (the ring cache before first_pos, k_new after).
 __global__ void gather_keys_k(float* kc, float* vc, AttnArgs a, int64_t from, int64_t n) {
+  pdl_trigger();
   const int64_t row = int64_t(a.KVH) * a.D;
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n * row) return;

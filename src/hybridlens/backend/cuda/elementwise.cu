@@ -3,12 +3,14 @@
 #include <algorithm>
 
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/pdl.cuh"
 #include "hybridlens/core/uniform_fill.hpp"
 
 namespace hl::cuda {
 namespace {
 
 __global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * D) return;
   const int64_t t = i / D, d = i % D;
@@ -79,17 +81,22 @@ __device__ __forceinline__ void norm_row(float* dst, float* row, const float* ad
 }
 
 __global__ void rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t r = blockIdx.x;
   norm_row(out + r * C, const_cast<float*>(x) + r * C, nullptr, w, dt, C, eps, one_plus);
 }
 
 __global__ void add_rms_norm_k(float* x, const float* t, float* h, const void* w, WDt dt, int64_t C, float eps,
                                bool one_plus) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t r = blockIdx.x;
   norm_row(h + r * C, x + r * C, t + r * C, w, dt, C, eps, one_plus);
 }
 
 __global__ void activation_k(float* out, const float* a, const float* b, int64_t n, Act act) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = act_f(a[i], act);
@@ -97,11 +104,13 @@ __global__ void activation_k(float* out, const float* a, const float* b, int64_t
 }
 
 __global__ void soft_cap_k(float* x, int64_t n, float cap) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] = tanhf(x[i] / cap) * cap;
 }
 
 __global__ void add_k(float* x, const float* y, int64_t n) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += y[i];
 }
@@ -109,6 +118,7 @@ __global__ void add_k(float* x, const float* y, int64_t n) {
 // One thread per (token, head, pair i < rot/2). cos/sin in double of the fp32 angle, as the CPU.
 __global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half, const float* inv_freqs,
                          int64_t first_pos) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * heads * half) return;
   const int p = int(i % half);
@@ -126,6 +136,7 @@ __global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half,
 }
 
 __global__ void gather_k(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= R * W) return;
   out[i] = x[int64_t(rows[i / W]) * W + i % W];
@@ -134,12 +145,14 @@ __global__ void gather_k(float* out, const float* x, const int32_t* rows, int64_
 // One thread per column walks the rows in order, so repeated rows add up in the CPU's order without atomics.
 __global__ void scatter_add_k(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
                               int64_t W) {
+  pdl_trigger();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= W) return;
   for (int64_t i = 0; i < R; ++i) y[int64_t(rows[i]) * W + c] += weights[i] * src[i * W + c];
 }
 
 __global__ void fill_uniform_k(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = uniform_value(stream, i, lo, hi);
@@ -154,6 +167,7 @@ __global__ void fill_uniform_k(void* dst, WDt dt, int64_t n, float lo, float hi,
 }
 
 __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     const __nv_bfloat16 b = __float2bfloat16_rn(src[i]);
@@ -162,11 +176,13 @@ __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
 }
 
 __global__ void to_f32_k(float* dst, const void* src, WDt dt, int64_t n) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) dst[i] = ldw(src, dt, i);
 }
 
 __global__ void fill_bias_k(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * N) return;
   const int64_t t = i / N, n = i % N;
@@ -189,11 +205,11 @@ void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int
 }
 void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                      bool one_plus, cudaStream_t s) {
-  if (T > 0 && C > 0) rms_norm_k<<<unsigned(T), norm_threads(C), 0, s>>>(out, x, w, dt, C, eps, one_plus);
+  if (T > 0 && C > 0) launch_pdl(rms_norm_k, unsigned(T), norm_threads(C), s, out, x, w, dt, C, eps, one_plus);
 }
 void launch_add_rms_norm(float* x, const float* t, float* h, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                          bool one_plus, cudaStream_t s) {
-  if (T > 0 && C > 0) add_rms_norm_k<<<unsigned(T), norm_threads(C), 0, s>>>(x, t, h, w, dt, C, eps, one_plus);
+  if (T > 0 && C > 0) launch_pdl(add_rms_norm_k, unsigned(T), norm_threads(C), s, x, t, h, w, dt, C, eps, one_plus);
 }
 void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
   if (n > 0) activation_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(out, a, b, n, act);

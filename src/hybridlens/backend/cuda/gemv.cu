@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/pdl.cuh"
 
 namespace hl::cuda {
 namespace {
@@ -145,6 +146,13 @@ __device__ __forceinline__ ColumnSlot column_slot(int S, int64_t K) {
 template <int W, int R>
 __device__ __forceinline__ void dot_slot(float (&acc)[W][R], const float* x, const void* const (&w)[W],
                                          WDt dt, int64_t row, int T, int64_t K, const ColumnSlot& c, bool vec) {
+  // The weights do not depend on earlier kernels: ask for this warp's share before waiting for them (pdl.cuh).
+  const int64_t elem = dt == WDt::F32 ? 4 : 2, bytes = (c.k1 - c.k0) * elem;
+#pragma unroll
+  for (int j = 0; j < W; ++j)
+    for (int64_t off = int64_t(c.lane) * 128; off < bytes + 127; off += 32 * 128)
+      prefetch_l2(static_cast<const char*>(w[j]) + (row + c.k0) * elem + min(off, bytes - 1));
+  pdl_wait();
 #pragma unroll
   for (int j = 0; j < W; ++j)
 #pragma unroll
@@ -187,8 +195,10 @@ __device__ __forceinline__ bool reduce_slot(float (&acc)[W][R], int T, int S, co
 }
 
 template <int R>
-__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2) gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias,
-                       WDt bdt, int T, int64_t K, int64_t N, int S, bool vec) {
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2)
+    gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias, WDt bdt,
+           int T, int64_t K, int64_t N, int S, bool vec) {
+  pdl_trigger();
   const ColumnSlot c = column_slot(S, K);
   const int64_t n = c.col;
   float acc[1][R];
@@ -203,8 +213,9 @@ __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2) gemv_k(float* out
 
 // Several products of one input in one launch: the warps run over the parts' columns one after another.
 template <int R>
-__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2) gemv_parts_k(GemvParts p, const float* __restrict__ x, WDt dt, WDt bdt, int T, int64_t K, int S,
-                             bool vec) {
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2)
+    gemv_parts_k(GemvParts p, const float* __restrict__ x, WDt dt, WDt bdt, int T, int64_t K, int S, bool vec) {
+  pdl_trigger();
   const ColumnSlot c = column_slot(S, K);
   int64_t n = c.col;
   int part = 0;
@@ -227,9 +238,11 @@ __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2) gemv_parts_k(Gemv
 // The gated half of an MLP for few rows: the warps of column n read row n of both weights, so the two
 // products, their biases and act(gate) * up take one pass and one launch (decode: three launches before).
 template <int R>
-__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 2) gated_gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ wg, const void* bg,
-                             const void* __restrict__ wu, const void* bu, WDt dt, WDt bdt, int T, int64_t K,
-                             int64_t N, int S, bool vec, Act act) {
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 2)
+    gated_gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ wg, const void* bg,
+                 const void* __restrict__ wu, const void* bu, WDt dt, WDt bdt, int T, int64_t K, int64_t N, int S,
+                 bool vec, Act act) {
+  pdl_trigger();
   const ColumnSlot c = column_slot(S, K);
   const int64_t n = c.col;
   float acc[2][R];
@@ -250,6 +263,8 @@ constexpr int kBdCols = 32;
 
 __global__ void __launch_bounds__(kWarps * 32) block_diag_k(float* out, const float* x, const void* w, WDt dt,
                                                             const void* b, WDt bdt, int T, int64_t blocks, int64_t bw) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t tiles = (bw + kBdCols - 1) / kBdCols;
   const int64_t h = blockIdx.x / tiles;
   const int64_t j = (blockIdx.x % tiles) * kBdCols + (threadIdx.x & 31);
@@ -292,6 +307,8 @@ constexpr int kBdVecCols = 64;
 __global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(float* out, const float* x, const void* w, WDt dt,
                                                                 const void* b, WDt bdt, int T, int64_t blocks,
                                                                 int64_t bw, int64_t G) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t groups = bw / G;
   const int64_t h = blockIdx.x / groups, j0 = (blockIdx.x % groups) * G;
   const int per_row = int(G / 8), rows_par = (kWarps * 32) / per_row;
@@ -359,9 +376,10 @@ void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* 
   const bool vec = K % 8 == 0 && aligned16(w) && aligned16(x);
   const int S = gemv_splits(K);
   if (T == 1)
-    gemv_k<1><<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, w, dt, bias, bdt, 1, K, N, S, vec);
+    launch_pdl(gemv_k<1>, gemv_blocks(N, S), kWarps * 32, s, out, x, w, dt, bias, bdt, 1, K, N, S, vec);
   else
-    gemv_k<kGemvMaxRows><<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, w, dt, bias, bdt, int(T), K, N, S, vec);
+    launch_pdl(gemv_k<kGemvMaxRows>, gemv_blocks(N, S), kWarps * 32, s, out, x, w, dt, bias, bdt, int(T), K, N, S,
+               vec);
 }
 
 void launch_gemv_parts(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K, cudaStream_t s) {
@@ -375,9 +393,10 @@ void launch_gemv_parts(const GemvParts& parts, const float* x, WDt dt, WDt bdt, 
   const int S = gemv_splits(K);
   if (columns == 0) return;
   if (T == 1)
-    gemv_parts_k<1><<<gemv_blocks(columns, S), kWarps * 32, 0, s>>>(parts, x, dt, bdt, 1, K, S, vec);
+    launch_pdl(gemv_parts_k<1>, gemv_blocks(columns, S), kWarps * 32, s, parts, x, dt, bdt, 1, K, S, vec);
   else
-    gemv_parts_k<kGemvMaxRows><<<gemv_blocks(columns, S), kWarps * 32, 0, s>>>(parts, x, dt, bdt, int(T), K, S, vec);
+    launch_pdl(gemv_parts_k<kGemvMaxRows>, gemv_blocks(columns, S), kWarps * 32, s, parts, x, dt, bdt, int(T), K, S,
+               vec);
 }
 
 void launch_gated_gemv(float* out, const float* x, const void* wg, const void* bg, const void* wu, const void* bu,
@@ -386,10 +405,11 @@ void launch_gated_gemv(float* out, const float* x, const void* wg, const void* b
   const bool vec = K % 8 == 0 && aligned16(wg) && aligned16(wu) && aligned16(x);
   const int S = gemv_splits(K);
   if (T == 1)
-    gated_gemv_k<1><<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, wg, bg, wu, bu, dt, bdt, 1, K, N, S, vec, act);
+    launch_pdl(gated_gemv_k<1>, gemv_blocks(N, S), kWarps * 32, s, out, x, wg, bg, wu, bu, dt, bdt, 1, K, N, S, vec,
+               act);
   else
-    gated_gemv_k<kGemvMaxRows>
-        <<<gemv_blocks(N, S), kWarps * 32, 0, s>>>(out, x, wg, bg, wu, bu, dt, bdt, int(T), K, N, S, vec, act);
+    launch_pdl(gated_gemv_k<kGemvMaxRows>, gemv_blocks(N, S), kWarps * 32, s, out, x, wg, bg, wu, bu, dt, bdt, int(T),
+               K, N, S, vec, act);
 }
 
 void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,
@@ -398,11 +418,12 @@ void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const 
   if (T <= 0 || C <= 0) return;
   const int64_t G = bw < kBdVecCols ? bw : kBdVecCols;
   if (bw % 8 == 0 && bw % G == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0) {
-    block_diag_vec_k<<<unsigned(blocks * (bw / G)), kWarps * 32, 0, s>>>(out, x, w, dt, b, bdt, int(T), blocks, bw, G);
+    launch_pdl(block_diag_vec_k, unsigned(blocks * (bw / G)), kWarps * 32, s, out, x, w, dt, b, bdt, int(T), blocks, bw,
+               G);
     return;
   }
   const int64_t tiles = (bw + kBdCols - 1) / kBdCols;
-  block_diag_k<<<unsigned(blocks * tiles), kWarps * 32, 0, s>>>(out, x, w, dt, b, bdt, int(T), blocks, bw);
+  launch_pdl(block_diag_k, unsigned(blocks * tiles), kWarps * 32, s, out, x, w, dt, b, bdt, int(T), blocks, bw);
 }
 
 }  // namespace hl::cuda

@@ -2,6 +2,7 @@
 // channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (16 lanes
 // per channel sharing the state dimension).
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/pdl.cuh"
 
 namespace hl::cuda {
 namespace {
@@ -9,6 +10,7 @@ namespace {
 // out[t, c] = bias[c] + sum_j w[c, j] in[t - hist + j, c], in[] reading the state for negative times.
 __global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
                          const float* state, int64_t T, int64_t C, int64_t width) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * C) return;
   const int64_t t = i / C, c = i % C, hist = width - 1;
@@ -24,6 +26,7 @@ __global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, cons
 
 // New state = the last hist rows of [state; x]; row r reads row T + r >= r + 1, so in place is safe.
 __global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t C, int64_t hist) {
+  pdl_trigger();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   for (int64_t r = 0; r < hist; ++r) {
@@ -58,6 +61,7 @@ __device__ __forceinline__ LruStep lru_step(const float* x, const float* gxp, co
 // Few steps (decode): one thread per channel walking time from the carried state.
 __global__ void rglru_k(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
                         const int64_t* positions, int64_t pos0, float* hstate, int64_t T, int64_t C) {
+  pdl_trigger();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const float sp = softplus_f(ldw(rp, dt, c));
@@ -80,6 +84,7 @@ __host__ __device__ __forceinline__ int64_t lru_chunks(int64_t T) { return (T + 
 
 __global__ void rglru_local_k(float* out, float* decay, const float* x, const float* gxp, const float* gap,
                               const void* rp, WDt dt, const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
@@ -98,6 +103,7 @@ __global__ void rglru_local_k(float* out, float* decay, const float* x, const fl
 // enter[k * C + c] = the state entering chunk k; hstate = the state after the last step.
 __global__ void rglru_carry_k(float* enter, const float* decay, const float* out, float* hstate, int64_t T,
                               int64_t C) {
+  pdl_trigger();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const int64_t chunks = lru_chunks(T);
@@ -112,6 +118,7 @@ __global__ void rglru_carry_k(float* enter, const float* decay, const float* out
 
 __global__ void rglru_fix_k(float* out, const float* enter, const float* gap, const void* rp, WDt dt,
                             const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
@@ -134,6 +141,7 @@ constexpr int kMaxPerLane = 4;  // N <= 64
 __global__ void selective_scan_k(float* y, const float* x, const float* delta, const void* A_log, WDt adt,
                                  const float* B, const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T,
                                  int64_t Din, int64_t N) {
+  pdl_trigger();
   const int64_t g = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kLanes;
   const int lane = threadIdx.x % kLanes;
   const bool active = g < Din;  // inactive groups still take part in the shuffles

@@ -1,0 +1,51 @@
+#pragma once
+// Programmatic dependent launch (compute capability 9.0+). A kernel started with launch_pdl may begin while
+// the kernel before it in the stream is still running, so its launch and its first weight fetches overlap
+// that kernel's tail (a decode step is ~330 kernels of a few microseconds each, where those costs weigh as
+// much as the work). Rules for such a kernel: every block calls pdl_wait() before it reads anything an
+// earlier operation wrote (weights, which nothing writes, may be fetched before); pdl_trigger() in a kernel
+// lets its successor start early. Both are no-ops in a kernel launched normally. HL_CUDA_PDL=0 turns it off.
+#include <cuda_runtime.h>
+
+namespace hl::cuda {
+
+// Whether launches on the current device may overlap (capability >= 9 and HL_CUDA_PDL is not 0).
+bool pdl_enabled();
+
+#ifdef __CUDACC__
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Fetches the 128-byte line holding p into L2 without waiting for it.
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#endif
+}
+
+template <class... KernelArgs, class... Args>
+void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream_t s, Args... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  cudaLaunchKernelEx(&cfg, kernel, args...);  // errors surface at the caller's check_launch
+}
+#endif
+
+}  // namespace hl::cuda
