@@ -124,6 +124,7 @@ __device__ __forceinline__ void write_stats(const AttnArgs& a, const AttnStats& 
 
 __global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
   pdl_trigger();
+  pdl_wait();
   const int split = int(blockIdx.x % unsigned(a.splits));
   const int64_t qh = blockIdx.x / unsigned(a.splits);
   const int64_t t = qh / a.H;
@@ -195,6 +196,7 @@ __device__ uint8_t head_kept(const AttnArgs& a, const AttnStats& st, const Selec
 
 __global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel, int64_t t_begin, int64_t t_end) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= (t_end - t_begin) * a.H) return;
   const int64_t t = t_begin + i / a.H;
@@ -220,6 +222,7 @@ __device__ __forceinline__ Online shfl_down(const Online& v, int by) {
 // 32 lanes instead of one thread walking the splits.
 __global__ void merge_select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
   pdl_trigger();
+  pdl_wait();
   const int64_t t = blockIdx.x;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   for (int h = warp; h < a.H; h += warps) {
@@ -240,6 +243,7 @@ __global__ void merge_select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
 __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, const uint8_t* keep, int manip,
                                                   bool layer_mean) {
   pdl_trigger();
+  pdl_wait();
   const int split = int(blockIdx.x % unsigned(a.splits));
   const int64_t qh = blockIdx.x / unsigned(a.splits);
   const int64_t t = qh / a.H;
@@ -307,6 +311,7 @@ __global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, cons
 // null, which every split wrote).
 __global__ void out_merge_k(AttnArgs a, AttnStats st, int manip, bool layer_mean) {
   pdl_trigger();
+  pdl_wait();
   const int64_t qh = blockIdx.x;
   const int64_t t = qh / a.H;
   const int h = int(qh % a.H);
@@ -315,7 +320,8 @@ __global__ void out_merge_k(AttnArgs a, AttnStats st, int manip, bool layer_mean
   float* o = a.out + qh * a.D;
   for (int d = threadIdx.x; d < a.D; d += blockDim.x) {
     float sum = 0.0f;
-    for (int s = 0; s < a.splits; ++s) sum += part[int64_t(s) * a.D + d];
+#pragma unroll 16
+    for (int s = 0; s < a.splits; ++s) sum += part[int64_t(s) * a.D + d];  // unrolled: the loads go out together
     o[d] = c * sum;
   }
 }
@@ -323,6 +329,7 @@ __global__ void out_merge_k(AttnArgs a, AttnStats st, int manip, bool layer_mean
 __global__ void store_kv_k(float* ck, float* cv, const float* kn, const float* vn, int64_t from, int64_t T,
                            int64_t first_pos, int64_t capacity, int64_t row) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t n = (T - from) * row;
   if (i >= n) return;
@@ -363,9 +370,9 @@ size_t plan_key_splits(AttnArgs& a, int multiprocessors) {
 
 void launch_attention_stats_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s) {
   if (a.T <= 0) return;
-  stats_k<<<unsigned(a.T * a.H * a.splits), kThreads, 0, s>>>(a, st);
+  launch_pdl(stats_k, unsigned(a.T * a.H * a.splits), kThreads, s, a, st);
   if (a.splits > 1)
-    merge_select_k<<<unsigned(a.T), 32 * std::min(a.H, 16), 0, s>>>(a, st, sel);
+    launch_pdl(merge_select_k, unsigned(a.T), 32 * std::min(a.H, 16), s, a, st, sel);
   else
     launch_head_select(a, st, sel, 0, a.T, s);
 }
@@ -373,14 +380,14 @@ void launch_attention_stats_select(const AttnArgs& a, const AttnStats& st, const
 void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t_begin, int64_t t_end,
                         cudaStream_t s) {
   const int64_t n = (t_end - t_begin) * a.H;
-  if (n > 0) select_k<<<blocks_for(n, 128), 128, 0, s>>>(a, st, sel, t_begin, t_end);
+  if (n > 0) launch_pdl(select_k, blocks_for(n, 128), 128, s, a, st, sel, t_begin, t_end);
 }
 
 void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,
                           bool binary_layer_mean, cudaStream_t s) {
   if (a.T <= 0) return;
-  out_k<<<unsigned(a.T * a.H * a.splits), kThreads, 0, s>>>(a, st, keep, manipulation, binary_layer_mean);
-  if (a.splits > 1) out_merge_k<<<unsigned(a.T * a.H), 256, 0, s>>>(a, st, manipulation, binary_layer_mean);
+  launch_pdl(out_k, unsigned(a.T * a.H * a.splits), kThreads, s, a, st, keep, manipulation, binary_layer_mean);
+  if (a.splits > 1) launch_pdl(out_merge_k, unsigned(a.T * a.H), 256, s, a, st, manipulation, binary_layer_mean);
 }
 
 void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const float* v_new, int64_t T,
@@ -388,7 +395,8 @@ void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const f
   const int64_t from = T > capacity ? T - capacity : 0;
   const int64_t n = (T - from) * row;
   if (n > 0)
-    store_kv_k<<<blocks_for(n, 256), 256, 0, s>>>(cache_k, cache_v, k_new, v_new, from, T, first_pos, capacity, row);
+    launch_pdl(store_kv_k, blocks_for(n, 256), 256, s,
+               cache_k, cache_v, k_new, v_new, from, T, first_pos, capacity, row);
 }
 
 }  // namespace hl::cuda

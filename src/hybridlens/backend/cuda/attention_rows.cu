@@ -47,6 +47,7 @@ __device__ float block_sum(float v, float* shared) {
 
 __global__ void __launch_bounds__(kRowThreads) row_stats_k(AttnArgs a, AttnStats st, RowBlock b) {
   pdl_trigger();
+  pdl_wait();
   const RowPlace r = place_of(a, b);
   // pass 1: maximum and its first position
   float best = -CUDART_INF_F;
@@ -102,6 +103,7 @@ __global__ void __launch_bounds__(kRowThreads) row_stats_k(AttnArgs a, AttnStats
 __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnStats st, RowBlock b,
                                                              const uint8_t* keep, int manip, bool layer_mean) {
   pdl_trigger();
+  pdl_wait();
   const RowPlace r = place_of(a, b);
   const int64_t at = int64_t(r.h) * a.T + r.t;
   const bool off = manip == 4 || !keep[at];
@@ -125,6 +127,7 @@ __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnSta
 // kc/vc row i = the key/value of absolute position from + i (the ring cache before first_pos, k_new after).
 __global__ void gather_keys_k(float* kc, float* vc, AttnArgs a, int64_t from, int64_t n) {
   pdl_trigger();
+  pdl_wait();
   const int64_t row = int64_t(a.KVH) * a.D;
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n * row) return;
@@ -139,19 +142,19 @@ __global__ void gather_keys_k(float* kc, float* vc, AttnArgs a, int64_t from, in
 
 void launch_gather_keys(float* kc, float* vc, const AttnArgs& a, int64_t from, int64_t n, cudaStream_t s) {
   const int64_t total = n * int64_t(a.KVH) * a.D;
-  if (total > 0) gather_keys_k<<<blocks_for(total, 256), 256, 0, s>>>(kc, vc, a, from, n);
+  if (total > 0) launch_pdl(gather_keys_k, blocks_for(total, 256), 256, s, kc, vc, a, from, n);
 }
 
 void launch_row_stats(const AttnArgs& a, const AttnStats& st, const RowBlock& b, cudaStream_t s) {
   const int64_t rows = int64_t(a.H) * b.Tb;
-  if (rows > 0) row_stats_k<<<unsigned(rows), kRowThreads, 0, s>>>(a, st, b);
+  if (rows > 0) launch_pdl(row_stats_k, unsigned(rows), kRowThreads, s, a, st, b);
 }
 
 void launch_row_weights(const AttnArgs& a, const AttnStats& st, const RowBlock& b, const uint8_t* keep,
                         int manipulation, bool binary_layer_mean, cudaStream_t s) {
   const int64_t rows = int64_t(a.H) * b.Tb;
   if (rows > 0)
-    row_weights_k<<<unsigned(rows), kRowThreads, 0, s>>>(a, st, b, keep, manipulation, binary_layer_mean);
+    launch_pdl(row_weights_k, unsigned(rows), kRowThreads, s, a, st, b, keep, manipulation, binary_layer_mean);
 }
 
 }  // namespace hl::cuda

@@ -11,6 +11,7 @@ namespace {
 
 __global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * D) return;
   const int64_t t = i / D, d = i % D;
@@ -97,6 +98,7 @@ __global__ void add_rms_norm_k(float* x, const float* t, float* h, const void* w
 
 __global__ void activation_k(float* out, const float* a, const float* b, int64_t n, Act act) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = act_f(a[i], act);
@@ -105,12 +107,14 @@ __global__ void activation_k(float* out, const float* a, const float* b, int64_t
 
 __global__ void soft_cap_k(float* x, int64_t n, float cap) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] = tanhf(x[i] / cap) * cap;
 }
 
 __global__ void add_k(float* x, const float* y, int64_t n) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += y[i];
 }
@@ -119,6 +123,7 @@ __global__ void add_k(float* x, const float* y, int64_t n) {
 __global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half, const float* inv_freqs,
                          int64_t first_pos) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * heads * half) return;
   const int p = int(i % half);
@@ -137,6 +142,7 @@ __global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half,
 
 __global__ void gather_k(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= R * W) return;
   out[i] = x[int64_t(rows[i / W]) * W + i % W];
@@ -146,6 +152,7 @@ __global__ void gather_k(float* out, const float* x, const int32_t* rows, int64_
 __global__ void scatter_add_k(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
                               int64_t W) {
   pdl_trigger();
+  pdl_wait();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= W) return;
   for (int64_t i = 0; i < R; ++i) y[int64_t(rows[i]) * W + c] += weights[i] * src[i * W + c];
@@ -153,6 +160,7 @@ __global__ void scatter_add_k(float* y, const float* src, const int32_t* rows, c
 
 __global__ void fill_uniform_k(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = uniform_value(stream, i, lo, hi);
@@ -168,6 +176,7 @@ __global__ void fill_uniform_k(void* dst, WDt dt, int64_t n, float lo, float hi,
 
 __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     const __nv_bfloat16 b = __float2bfloat16_rn(src[i]);
@@ -177,12 +186,14 @@ __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
 
 __global__ void to_f32_k(float* dst, const void* src, WDt dt, int64_t n) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) dst[i] = ldw(src, dt, i);
 }
 
 __global__ void fill_bias_k(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * N) return;
   const int64_t t = i / N, n = i % N;
@@ -201,7 +212,7 @@ unsigned norm_threads(int64_t C) {
 
 void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale,
                   cudaStream_t s) {
-  if (T * D > 0) embed_k<<<blocks_for(T * D, kThreads), kThreads, 0, s>>>(out, table, dt, ids, T, D, scale);
+  if (T * D > 0) launch_pdl(embed_k, blocks_for(T * D, kThreads), kThreads, s, out, table, dt, ids, T, D, scale);
 }
 void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                      bool one_plus, cudaStream_t s) {
@@ -212,38 +223,39 @@ void launch_add_rms_norm(float* x, const float* t, float* h, const void* w, WDt 
   if (T > 0 && C > 0) launch_pdl(add_rms_norm_k, unsigned(T), norm_threads(C), s, x, t, h, w, dt, C, eps, one_plus);
 }
 void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
-  if (n > 0) activation_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(out, a, b, n, act);
+  if (n > 0) launch_pdl(activation_k, blocks_for(n, kThreads), kThreads, s, out, a, b, n, act);
 }
 void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s) {
-  if (n > 0) soft_cap_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(x, n, cap);
+  if (n > 0) launch_pdl(soft_cap_k, blocks_for(n, kThreads), kThreads, s, x, n, cap);
 }
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s) {
-  if (n > 0) add_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(x, y, n);
+  if (n > 0) launch_pdl(add_k, blocks_for(n, kThreads), kThreads, s, x, y, n);
 }
 void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
                    int64_t first_pos, cudaStream_t s) {
   const int half = rot_dims / 2;
   const int64_t n = T * heads * half;
-  if (n > 0) rotary_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(x, T, heads, head_dim, half, inv_freq, first_pos);
+  if (n > 0) launch_pdl(rotary_k, blocks_for(n, kThreads), kThreads, s,
+                        x, T, heads, head_dim, half, inv_freq, first_pos);
 }
 void launch_gather_rows(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W, cudaStream_t s) {
-  if (R * W > 0) gather_k<<<blocks_for(R * W, kThreads), kThreads, 0, s>>>(out, x, rows, R, W);
+  if (R * W > 0) launch_pdl(gather_k, blocks_for(R * W, kThreads), kThreads, s, out, x, rows, R, W);
 }
 void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
                              int64_t W, cudaStream_t s) {
-  if (R > 0 && W > 0) scatter_add_k<<<blocks_for(W, kThreads), kThreads, 0, s>>>(y, src, rows, weights, R, W);
+  if (R > 0 && W > 0) launch_pdl(scatter_add_k, blocks_for(W, kThreads), kThreads, s, y, src, rows, weights, R, W);
 }
 void launch_fill_uniform(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream, cudaStream_t s) {
-  if (n > 0) fill_uniform_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(dst, dt, n, lo, hi, stream);
+  if (n > 0) launch_pdl(fill_uniform_k, blocks_for(n, kThreads), kThreads, s, dst, dt, n, lo, hi, stream);
 }
 void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s) {
-  if (n > 0) to_bf16_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(dst, src, n);
+  if (n > 0) launch_pdl(to_bf16_k, blocks_for(n, kThreads), kThreads, s, dst, src, n);
 }
 void launch_to_f32(float* dst, const void* src, WDt dt, int64_t n, cudaStream_t s) {
-  if (n > 0) to_f32_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(dst, src, dt, n);
+  if (n > 0) launch_pdl(to_f32_k, blocks_for(n, kThreads), kThreads, s, dst, src, dt, n);
 }
 void launch_fill_bias(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo, cudaStream_t s) {
-  if (T * N > 0) fill_bias_k<<<blocks_for(T * N, kThreads), kThreads, 0, s>>>(out, bias, dt, T, N, ldo);
+  if (T * N > 0) launch_pdl(fill_bias_k, blocks_for(T * N, kThreads), kThreads, s, out, bias, dt, T, N, ldo);
 }
 
 }  // namespace hl::cuda

@@ -2,9 +2,10 @@
 // Programmatic dependent launch (compute capability 9.0+). A kernel started with launch_pdl may begin while
 // the kernel before it in the stream is still running, so its launch and its first weight fetches overlap
 // that kernel's tail (a decode step is ~330 kernels of a few microseconds each, where those costs weigh as
-// much as the work). Rules for such a kernel: every block calls pdl_wait() before it reads anything an
-// earlier operation wrote (weights, which nothing writes, may be fetched before); pdl_trigger() in a kernel
-// lets its successor start early. Both are no-ops in a kernel launched normally. HL_CUDA_PDL=0 turns it off.
+// much as the work). Every kernel of this backend is launched so and follows two rules: it calls
+// pdl_trigger() first (its successor may start being scheduled), and every block calls pdl_wait() before it
+// reads or writes anything another operation touches (weights, which nothing writes, may be prefetched
+// before). Both are no-ops in a kernel launched normally. HL_CUDA_PDL=0 launches everything normally.
 #include <cuda_runtime.h>
 
 namespace hl::cuda {

@@ -11,6 +11,7 @@ namespace {
 __global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
                          const float* state, int64_t T, int64_t C, int64_t width) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= T * C) return;
   const int64_t t = i / C, c = i % C, hist = width - 1;
@@ -27,6 +28,7 @@ __global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, cons
 // New state = the last hist rows of [state; x]; row r reads row T + r >= r + 1, so in place is safe.
 __global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t C, int64_t hist) {
   pdl_trigger();
+  pdl_wait();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   for (int64_t r = 0; r < hist; ++r) {
@@ -62,6 +64,7 @@ __device__ __forceinline__ LruStep lru_step(const float* x, const float* gxp, co
 __global__ void rglru_k(float* out, const float* x, const float* gxp, const float* gap, const void* rp, WDt dt,
                         const int64_t* positions, int64_t pos0, float* hstate, int64_t T, int64_t C) {
   pdl_trigger();
+  pdl_wait();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const float sp = softplus_f(ldw(rp, dt, c));
@@ -85,6 +88,7 @@ __host__ __device__ __forceinline__ int64_t lru_chunks(int64_t T) { return (T + 
 __global__ void rglru_local_k(float* out, float* decay, const float* x, const float* gxp, const float* gap,
                               const void* rp, WDt dt, const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
@@ -104,6 +108,7 @@ __global__ void rglru_local_k(float* out, float* decay, const float* x, const fl
 __global__ void rglru_carry_k(float* enter, const float* decay, const float* out, float* hstate, int64_t T,
                               int64_t C) {
   pdl_trigger();
+  pdl_wait();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const int64_t chunks = lru_chunks(T);
@@ -119,6 +124,7 @@ __global__ void rglru_carry_k(float* enter, const float* decay, const float* out
 __global__ void rglru_fix_k(float* out, const float* enter, const float* gap, const void* rp, WDt dt,
                             const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
   pdl_trigger();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
@@ -142,6 +148,7 @@ __global__ void selective_scan_k(float* y, const float* x, const float* delta, c
                                  const float* B, const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T,
                                  int64_t Din, int64_t N) {
   pdl_trigger();
+  pdl_wait();
   const int64_t g = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kLanes;
   const int lane = threadIdx.x % kLanes;
   const bool active = g < Din;  // inactive groups still take part in the shuffles
@@ -182,8 +189,8 @@ __global__ void selective_scan_k(float* y, const float* x, const float* delta, c
 void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
                    int64_t T, int64_t C, int64_t width, cudaStream_t s) {
   if (T <= 0 || C <= 0) return;
-  conv1d_k<<<blocks_for(T * C, 256), 256, 0, s>>>(out, x, w, dt, bias, bdt, state, T, C, width);
-  if (width > 1) conv1d_state_k<<<blocks_for(C, 256), 256, 0, s>>>(state, x, T, C, width - 1);
+  launch_pdl(conv1d_k, blocks_for(T * C, 256), 256, s, out, x, w, dt, bias, bdt, state, T, C, width);
+  if (width > 1) launch_pdl(conv1d_state_k, blocks_for(C, 256), 256, s, state, x, T, C, width - 1);
 }
 
 int64_t rglru_workspace_floats(int64_t T, int64_t C) {
@@ -195,15 +202,15 @@ void launch_rglru(float* out, const float* x, const float* gxp, const float* gap
                   cudaStream_t s) {
   if (T <= 0 || C <= 0) return;
   if (rglru_workspace_floats(T, C) == 0) {
-    rglru_k<<<blocks_for(C, 64), 64, 0, s>>>(out, x, gxp, gap, rp, dt, positions, pos0, h, T, C);
+    launch_pdl(rglru_k, blocks_for(C, 64), 64, s, out, x, gxp, gap, rp, dt, positions, pos0, h, T, C);
     return;
   }
   const int64_t n = lru_chunks(T) * C;
   float* decay = work;
   float* enter = work + n;
-  rglru_local_k<<<blocks_for(n, 128), 128, 0, s>>>(out, decay, x, gxp, gap, rp, dt, positions, pos0, T, C);
-  rglru_carry_k<<<blocks_for(C, 128), 128, 0, s>>>(enter, decay, out, h, T, C);
-  rglru_fix_k<<<blocks_for(n, 128), 128, 0, s>>>(out, enter, gap, rp, dt, positions, pos0, T, C);
+  launch_pdl(rglru_local_k, blocks_for(n, 128), 128, s, out, decay, x, gxp, gap, rp, dt, positions, pos0, T, C);
+  launch_pdl(rglru_carry_k, blocks_for(C, 128), 128, s, enter, decay, out, h, T, C);
+  launch_pdl(rglru_fix_k, blocks_for(n, 128), 128, s, out, enter, gap, rp, dt, positions, pos0, T, C);
 }
 
 bool launch_selective_scan(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
@@ -212,8 +219,8 @@ bool launch_selective_scan(float* y, const float* x, const float* delta, const v
   if (N > int64_t(kLanes) * kMaxPerLane) return false;
   if (T <= 0 || Din <= 0) return true;
   const int threads = 128;
-  selective_scan_k<<<blocks_for(Din * kLanes, threads), threads, 0, s>>>(y, x, delta, A_log, adt, B, C, D, ddt, state,
-                                                                         T, Din, N);
+  launch_pdl(selective_scan_k, blocks_for(Din * kLanes, threads), threads, s, y, x, delta, A_log, adt, B, C, D, ddt,
+             state, T, Din, N);
   return true;
 }
 
