@@ -82,10 +82,19 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
   a.span_end = needs_span ? L.span_end : 0;
 
   if (T > 0) {
-    // Statistics: m, z, entropy, mass (F32) then top1, visible (I32), then keep (U8), each [H, T].
+    // Statistics: m, z, entropy, mass (F32) then top1, visible (I32), then keep (U8), each [H, T]; in the
+    // recordings' arena when the lens records any of them (record_staging.hpp), else in scratch memory.
     const int64_t n = H * T;
-    Tensor buf = scratch(DType::U8, {n * (4 * 4 + 2 * 4 + 1)});
-    char* base = static_cast<char*>(buf.raw());
+    const int64_t bytes = n * (4 * 4 + 2 * 4 + 1);
+    const bool records = L.entropy || L.span_mass || L.top1 || L.kept;
+    Tensor buf;
+    char* base = nullptr;
+    if (records) {
+      base = static_cast<char*>(records_.arena(size_t(bytes)));
+    } else {
+      buf = scratch(DType::U8, {bytes});
+      base = static_cast<char*>(buf.raw());
+    }
     AttnStats st{};
     st.m = reinterpret_cast<float*>(base);
     st.z = st.m + n;
@@ -121,10 +130,10 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
     }
 
     // queued: they reach the host at the next to_host or finish (record_staging.hpp)
-    if (L.entropy) records_.queue(L.entropy, L.stride, st.entropy, H, T, sizeof(float));
-    if (L.span_mass) records_.queue(L.span_mass, L.stride, st.mass, H, T, sizeof(float));
-    if (L.top1) records_.queue(L.top1, L.stride, st.top1, H, T, sizeof(int32_t));
-    if (L.kept) records_.queue(L.kept, L.stride, keep, H, T, sizeof(uint8_t));
+    if (L.entropy) records_.queue_arena(L.entropy, L.stride, st.entropy, H, T, sizeof(float));
+    if (L.span_mass) records_.queue_arena(L.span_mass, L.stride, st.mass, H, T, sizeof(float));
+    if (L.top1) records_.queue_arena(L.top1, L.stride, st.top1, H, T, sizeof(int32_t));
+    if (L.kept) records_.queue_arena(L.kept, L.stride, keep, H, T, sizeof(uint8_t));
   }
   launch_store_kv(cache.k.data<float>(), cache.v.data<float>(), k_new.data<float>(), v_new.data<float>(), T, first_pos,
                   cache.capacity, row, nullptr);
