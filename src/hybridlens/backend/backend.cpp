@@ -14,6 +14,10 @@ void Backend::linear_parts(const Tensor& x, std::span<const LinearPart> parts) {
   for (const LinearPart& p : parts) linear(*p.out, x, *p.w, *p.bias);
 }
 
+void Backend::block_diag_parts(const Tensor& x, std::span<const LinearPart> parts) {
+  for (const LinearPart& p : parts) block_diag_linear(*p.out, x, *p.w, *p.bias);
+}
+
 void Backend::add_rms_norm(Tensor& x, const Tensor& t, Tensor& h, const Tensor& w, float eps, bool one_plus_weight) {
   add_inplace(x, t);
   rms_norm(h, x, w, eps, one_plus_weight);

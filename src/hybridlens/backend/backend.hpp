@@ -94,6 +94,9 @@ class Backend {
     const Tensor* bias;
   };
   virtual void linear_parts(const Tensor& x, std::span<const LinearPart> parts);
+  // Several block-diagonal products of one input (the RG-LRU's two gates): by default one
+  // block_diag_linear each; CUDA runs them in one launch for decode rows, each part as its own call would.
+  virtual void block_diag_parts(const Tensor& x, std::span<const LinearPart> parts);
   // The residual add and the norm after it: x += t, then h = rms_norm(x, w). By default add_inplace and
   // rms_norm (backend.cpp); CUDA does both in one pass.
   virtual void add_rms_norm(Tensor& x, const Tensor& t, Tensor& h, const Tensor& w, float eps, bool one_plus_weight);

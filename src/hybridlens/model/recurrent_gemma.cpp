@@ -107,10 +107,11 @@ class RecurrentGemma final : public LayerStackModel {
       be_.conv1d_causal(conv_b, u.rows(int64_t(b) * T, int64_t(b + 1) * T), W(i, "temporal_block.conv_1d.weight"),
                         W(i, "temporal_block.conv_1d.bias"), sts[b]->layers[size_t(i)].conv);
     }
-    be_.block_diag_linear(gx, conv, W(i, "temporal_block.rg_lru.input_gate_weight"),
-                          W(i, "temporal_block.rg_lru.input_gate_bias"));
-    be_.block_diag_linear(ga, conv, W(i, "temporal_block.rg_lru.recurrent_gate_weight"),
-                          W(i, "temporal_block.rg_lru.recurrent_gate_bias"));
+    const Backend::LinearPart gates[] = {
+        {&gx, &W(i, "temporal_block.rg_lru.input_gate_weight"), &W(i, "temporal_block.rg_lru.input_gate_bias")},
+        {&ga, &W(i, "temporal_block.rg_lru.recurrent_gate_weight"),
+         &W(i, "temporal_block.rg_lru.recurrent_gate_bias")}};
+    be_.block_diag_parts(conv, gates);
     for (size_t b = 0; b < sts.size(); ++b) {
       const int64_t r0 = int64_t(b) * T, r1 = r0 + T, first = sts[b]->position;
       std::vector<int64_t> positions(static_cast<size_t>(T));

@@ -318,6 +318,34 @@ TEST(CudaOps, BlockDiagLinear) {
       }
 }
 
+// Both RG-LRU gates in one launch against one block_diag_linear each (Backend::block_diag_parts): the same
+// kernel code per output column, so bit for bit; 36 wide and 9 rows take the separate path itself.
+TEST(CudaOps, BlockDiagPartsEqualOneEach) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(17);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t T : {1, 8, 9})
+      for (auto [blocks, bw] : {std::pair<int64_t, int64_t>{10, 256}, {3, 40}, {2, 36}}) {
+        const int64_t C = blocks * bw;
+        Tensor x = on_device(*be, test::random_f32({T, C}, rng));
+        std::vector<Tensor> w, b, want, got;
+        for (int i = 0; i < 2; ++i) {
+          w.push_back(on_device(*be, test::random_weight(dt, {blocks, bw, bw}, rng)));
+          b.push_back(on_device(*be, test::random_weight(dt, {blocks, bw}, rng)));
+          want.push_back(be->zeros(DType::F32, {T, C}));
+          got.push_back(be->zeros(DType::F32, {T, C}));
+        }
+        const Backend::LinearPart pw[] = {{&want[0], &w[0], &b[0]}, {&want[1], &w[1], &b[1]}};
+        const Backend::LinearPart pg[] = {{&got[0], &w[0], &b[0]}, {&got[1], &w[1], &b[1]}};
+        be->Backend::block_diag_parts(x, pw);
+        be->block_diag_parts(x, pg);
+        for (int i = 0; i < 2; ++i)
+          EXPECT_TRUE(test::bitwise_equal(on_host(*be, got[size_t(i)]), on_host(*be, want[size_t(i)]),
+                                          test::case_name("block_diag_parts part " + std::to_string(i), dt,
+                                                          {T, blocks, bw})));
+      }
+}
+
 TEST(CudaOps, Conv1dWithStateOverSplitCalls) {
   HL_CUDA_BACKEND_OR_SKIP(be, false);
   auto cpu = make_cpu_backend();

@@ -42,6 +42,7 @@ class CudaBackend final : public Backend {
   void rms_norm(Tensor& out, const Tensor& x, const Tensor& w, float eps, bool one_plus_weight) override;
   void linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) override;
   void block_diag_linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b) override;
+  void block_diag_parts(const Tensor& x, std::span<const LinearPart> parts) override;
   void add_inplace(Tensor& x, const Tensor& y) override;
   void add_rms_norm(Tensor& x, const Tensor& t, Tensor& h, const Tensor& w, float eps, bool one_plus_weight) override;
   void activation(Tensor& out, const Tensor& x, Activation act) override;

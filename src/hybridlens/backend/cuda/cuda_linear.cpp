@@ -115,6 +115,35 @@ void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> part
   check_launch(op);
 }
 
+void CudaBackend::block_diag_parts(const Tensor& x, std::span<const LinearPart> parts) {
+  for (const LinearPart& p : parts) checks::check_block_diag_linear_args(DeviceKind::CUDA, *p.out, x, *p.w, *p.bias);
+  const int64_t T = x.dim(0);
+  bool fusable = T <= kGemvMaxRows && T > 0 && !parts.empty() && parts.size() <= size_t(kMaxGemvParts);
+  for (const LinearPart& p : parts) {
+    fusable = fusable && fusable_with(*parts[0].w, *parts[0].bias, *p.w, *p.bias) && p.w->shape() == parts[0].w->shape();
+    for (const LinearPart& q : parts) fusable = fusable && (&p == &q || !overlaps(*p.out, *q.out));
+  }
+  if (fusable) {
+    constexpr const char* op = "block_diag_parts";
+    const auto timed = profile_.time(op);
+    BlockDiagParts g{};
+    g.count = int(parts.size());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      g.out[i] = parts[i].out->data<float>();
+      g.w[i] = parts[i].w->raw();
+      g.bias[i] = parts[i].bias->defined() ? parts[i].bias->raw() : nullptr;
+    }
+    const Tensor& w0 = *parts[0].w;
+    const Tensor& b0 = *parts[0].bias;
+    if (launch_block_diag_parts(g, x.data<float>(), wdt(w0), b0.defined() ? wdt(b0) : WDt::F32, T, w0.dim(0),
+                                w0.dim(1), nullptr)) {
+      check_launch(op);
+      return;
+    }
+  }
+  Backend::block_diag_parts(x, parts);  // one block_diag_linear each
+}
+
 void CudaBackend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
                                const Tensor& w_up, const Tensor& b_up, Activation act) {
   checks::check_linear_args(DeviceKind::CUDA, out, x, w_gate, b_gate);

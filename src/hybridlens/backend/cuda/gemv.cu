@@ -304,13 +304,17 @@ __global__ void __launch_bounds__(kWarps * 32) block_diag_k(float* out, const fl
 // trip to memory; the one-lane-per-column kernel above needed 32 dependent 2-byte loads per warp).
 constexpr int kBdVecCols = 64;
 
-__global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(float* out, const float* x, const void* w, WDt dt,
-                                                                const void* b, WDt bdt, int T, int64_t blocks,
-                                                                int64_t bw, int64_t G) {
+__global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(BlockDiagParts p, const float* x, WDt dt, WDt bdt,
+                                                                int T, int64_t blocks, int64_t bw, int64_t G) {
   pdl_trigger();
   pdl_wait();
-  const int64_t groups = bw / G;
-  const int64_t h = blockIdx.x / groups, j0 = (blockIdx.x % groups) * G;
+  const int64_t groups = bw / G, per_part = blocks * groups;
+  const int part = int(blockIdx.x / per_part);
+  const int64_t local = blockIdx.x % per_part;
+  float* out = p.out[part];
+  const void* w = p.w[part];
+  const void* b = p.bias[part];
+  const int64_t h = local / groups, j0 = (local % groups) * G;
   const int per_row = int(G / 8), rows_par = (kWarps * 32) / per_row;
   const int tid = threadIdx.x, r0 = tid / per_row, c8 = (tid % per_row) * 8;
   const int64_t C = blocks * bw;
@@ -412,16 +416,28 @@ void launch_gated_gemv(float* out, const float* x, const void* wg, const void* b
                K, N, S, vec, act);
 }
 
+bool launch_block_diag_parts(const BlockDiagParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
+                             int64_t bw, cudaStream_t s) {
+  const int64_t G = bw < kBdVecCols ? bw : kBdVecCols;
+  bool vec = bw > 0 && bw % 8 == 0 && bw % G == 0 && parts.count > 0 && parts.count <= kMaxGemvParts;
+  for (int i = 0; i < parts.count && vec; ++i) vec = aligned16(parts.w[i]);
+  if (!vec) return false;
+  if (T > 0 && blocks > 0)
+    launch_pdl(block_diag_vec_k, unsigned(parts.count * blocks * (bw / G)), kWarps * 32, s, parts, x, dt, bdt, int(T),
+               blocks, bw, G);
+  return true;
+}
+
 void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,
                        int64_t blocks, int64_t bw, cudaStream_t s) {
   const int64_t C = blocks * bw;
   if (T <= 0 || C <= 0) return;
-  const int64_t G = bw < kBdVecCols ? bw : kBdVecCols;
-  if (bw % 8 == 0 && bw % G == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0) {
-    launch_pdl(block_diag_vec_k, unsigned(blocks * (bw / G)), kWarps * 32, s, out, x, w, dt, b, bdt, int(T), blocks, bw,
-               G);
-    return;
-  }
+  BlockDiagParts one{};
+  one.out[0] = out;
+  one.w[0] = w;
+  one.bias[0] = b;
+  one.count = 1;
+  if (launch_block_diag_parts(one, x, dt, bdt, T, blocks, bw, s)) return;
   const int64_t tiles = (bw + kBdCols - 1) / kBdCols;
   launch_pdl(block_diag_k, unsigned(blocks * tiles), kWarps * 32, s, out, x, w, dt, b, bdt, int(T), blocks, bw);
 }

@@ -59,6 +59,16 @@ void launch_gated_gemv(float* out, const float* x, const void* wg, const void* b
 // Block-diagonal, W [blocks, bw, bw] stored (in, out): out[t, h bw + j] = b[h, j] + sum_i x[t, h bw + i] W[h, i, j].
 void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,
                        int64_t blocks, int64_t bw, cudaStream_t s);
+// Several block-diagonal products of one x in one launch (same shapes and dtypes; T <= kGemvMaxRows).
+// Returns false, launching nothing, when the widths or the alignment rule the one-launch kernel out.
+struct BlockDiagParts {
+  float* out[kMaxGemvParts];
+  const void* w[kMaxGemvParts];
+  const void* bias[kMaxGemvParts];
+  int count;
+};
+bool launch_block_diag_parts(const BlockDiagParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
+                             int64_t bw, cudaStream_t s);
 
 // --- sequence operations (sequence.cu) ---------------------------------------------------------------
 void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
