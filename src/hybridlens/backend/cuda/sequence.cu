@@ -37,6 +37,31 @@ __global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t 
   }
 }
 
+// Few steps (decode): one thread per channel computes its outputs as conv1d_k does and then shifts its own
+// state as conv1d_state_k does: one launch instead of two, the same arithmetic.
+__global__ void conv1d_few_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
+                             float* state, int64_t T, int64_t C, int64_t width) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const int64_t hist = width - 1;
+  for (int64_t t = 0; t < T; ++t) {
+    float acc = 0.0f;
+    for (int64_t j = 0; j < width; ++j) {
+      const int64_t src = t - hist + j;
+      const float in = src >= 0 ? x[src * C + c] : state[(hist + src) * C + c];
+      acc += ldw(w, dt, c * width + j) * in;
+    }
+    if (bias) acc += ldw(bias, bdt, c);
+    out[t * C + c] = acc;
+  }
+  for (int64_t r = 0; r < hist; ++r) {
+    const int64_t src = T + r;
+    state[r * C + c] = src < hist ? state[src * C + c] : x[(src - hist) * C + c];
+  }
+}
+
 // One RG-LRU step: the decay a (0 at a reset: the state restarts) and the input term b, h' = a h + b.
 struct LruStep {
   float a, b;
@@ -189,6 +214,10 @@ __global__ void selective_scan_k(float* y, const float* x, const float* delta, c
 void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
                    int64_t T, int64_t C, int64_t width, cudaStream_t s) {
   if (T <= 0 || C <= 0) return;
+  if (T <= kGemvMaxRows) {
+    launch_pdl(conv1d_few_k, blocks_for(C, 128), 128, s, out, x, w, dt, bias, bdt, state, T, C, width);
+    return;
+  }
   launch_pdl(conv1d_k, blocks_for(T * C, 256), 256, s, out, x, w, dt, bias, bdt, state, T, C, width);
   if (width > 1) launch_pdl(conv1d_state_k, blocks_for(C, 256), 256, s, state, x, T, C, width - 1);
 }
