@@ -330,13 +330,13 @@ __global__ void store_kv_k(float* ck, float* cv, const float* kn, const float* v
                            int64_t first_pos, int64_t capacity, int64_t row) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t n = (T - from) * row;
-  if (i >= n) return;
-  const int64_t t = from + i / row, e = i % row;
-  const int64_t slot = (first_pos + t) % capacity;
-  ck[slot * row + e] = kn[t * row + e];
-  cv[slot * row + e] = vn[t * row + e];
+  HL_GRID_STRIDE(i, n) {
+    const int64_t t = from + i / row, e = i % row;
+    const int64_t slot = (first_pos + t) % capacity;
+    ck[slot * row + e] = kn[t * row + e];
+    cv[slot * row + e] = vn[t * row + e];
+  }
 }
 
 }  // namespace
@@ -395,7 +395,7 @@ void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const f
   const int64_t from = T > capacity ? T - capacity : 0;
   const int64_t n = (T - from) * row;
   if (n > 0)
-    launch_pdl(store_kv_k, blocks_for(n, 256), 256, s,
+    launch_pdl(store_kv_k, stride_blocks(n, 256), 256, s,
                cache_k, cache_v, k_new, v_new, from, T, first_pos, capacity, row);
 }
 

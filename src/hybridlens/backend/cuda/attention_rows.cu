@@ -129,20 +129,20 @@ __global__ void gather_keys_k(float* kc, float* vc, AttnArgs a, int64_t from, in
   pdl_trigger();
   pdl_wait();
   const int64_t row = int64_t(a.KVH) * a.D;
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n * row) return;
-  const int64_t p = from + i / row, e = i % row;
-  const bool fresh = p >= a.first_pos;
-  const int64_t src = (fresh ? p - a.first_pos : p % a.capacity) * row + e;
-  kc[i] = fresh ? a.k_new[src] : a.cache_k[src];
-  vc[i] = fresh ? a.v_new[src] : a.cache_v[src];
+  HL_GRID_STRIDE(i, n * row) {
+    const int64_t p = from + i / row, e = i % row;
+    const bool fresh = p >= a.first_pos;
+    const int64_t src = (fresh ? p - a.first_pos : p % a.capacity) * row + e;
+    kc[i] = fresh ? a.k_new[src] : a.cache_k[src];
+    vc[i] = fresh ? a.v_new[src] : a.cache_v[src];
+  }
 }
 
 }  // namespace
 
 void launch_gather_keys(float* kc, float* vc, const AttnArgs& a, int64_t from, int64_t n, cudaStream_t s) {
   const int64_t total = n * int64_t(a.KVH) * a.D;
-  if (total > 0) launch_pdl(gather_keys_k, blocks_for(total, 256), 256, s, kc, vc, a, from, n);
+  if (total > 0) launch_pdl(gather_keys_k, stride_blocks(total, 256), 256, s, kc, vc, a, from, n);
 }
 
 void launch_row_stats(const AttnArgs& a, const AttnStats& st, const RowBlock& b, cudaStream_t s) {

@@ -35,4 +35,17 @@ __device__ __forceinline__ float act_f(float x, Act a) {
 
 inline unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
 
+// Grid-stride loop over [0, n) for kernels launched with stride_blocks: the grid is capped, so a block walks
+// many elements and per-block costs (pdl.cuh's instructions, measured at ~10% of a 2B prefill when every
+// element had its own thread) are paid a bounded number of times.
+#define HL_GRID_STRIDE(i, n) \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+// About one wave of 256-thread blocks on an H200 (132 SMs x 8).
+constexpr int64_t kMaxStrideBlocks = 1024;
+inline unsigned stride_blocks(int64_t n, int threads) {
+  const int64_t b = (n + threads - 1) / threads;
+  return unsigned(b < kMaxStrideBlocks ? b : kMaxStrideBlocks);
+}
+
 }  // namespace hl::cuda

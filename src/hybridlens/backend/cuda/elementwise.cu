@@ -12,11 +12,11 @@ namespace {
 __global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= T * D) return;
-  const int64_t t = i / D, d = i % D;
-  const float v = ldw(table, dt, int64_t(ids[t]) * D + d);
-  out[i] = scale != 1.0f ? v * scale : v;
+  HL_GRID_STRIDE(i, T * D) {
+    const int64_t t = i / D, d = i % D;
+    const float v = ldw(table, dt, int64_t(ids[t]) * D + d);
+    out[i] = scale != 1.0f ? v * scale : v;
+  }
 }
 
 // One block per row; the mean of squares in double as the CPU does, rounded to fp32 before the rsqrt, then
@@ -99,24 +99,26 @@ __global__ void add_rms_norm_k(float* x, const float* t, float* h, const void* w
 __global__ void activation_k(float* out, const float* a, const float* b, int64_t n, Act act) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float v = act_f(a[i], act);
-  out[i] = b ? v * b[i] : v;
+  HL_GRID_STRIDE(i, n) {
+    const float v = act_f(a[i], act);
+    out[i] = b ? v * b[i] : v;
+  }
 }
 
 __global__ void soft_cap_k(float* x, int64_t n, float cap) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) x[i] = tanhf(x[i] / cap) * cap;
+  HL_GRID_STRIDE(i, n) {
+    x[i] = tanhf(x[i] / cap) * cap;
+  }
 }
 
 __global__ void add_k(float* x, const float* y, int64_t n) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) x[i] += y[i];
+  HL_GRID_STRIDE(i, n) {
+    x[i] += y[i];
+  }
 }
 
 // One thread per (token, head, pair i < rot/2). cos/sin in double of the fp32 angle, as the CPU.
@@ -124,28 +126,28 @@ __global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half,
                          int64_t first_pos) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= T * heads * half) return;
-  const int p = int(i % half);
-  const int64_t th = i / half;
-  const int64_t t = th / heads;
-  const int hd = int(th % heads);
-  const float angle = float(first_pos + t) * inv_freqs[p];
-  double sd, cd;
-  sincos(double(angle), &sd, &cd);
-  const float c = float(cd), s = float(sd);
-  float* v = x + (t * heads + hd) * head_dim;
-  const float a = v[p], b = v[p + half];
-  v[p] = a * c - b * s;
-  v[p + half] = b * c + a * s;
+  HL_GRID_STRIDE(i, T * heads * half) {
+    const int p = int(i % half);
+    const int64_t th = i / half;
+    const int64_t t = th / heads;
+    const int hd = int(th % heads);
+    const float angle = float(first_pos + t) * inv_freqs[p];
+    double sd, cd;
+    sincos(double(angle), &sd, &cd);
+    const float c = float(cd), s = float(sd);
+    float* v = x + (t * heads + hd) * head_dim;
+    const float a = v[p], b = v[p + half];
+    v[p] = a * c - b * s;
+    v[p + half] = b * c + a * s;
+  }
 }
 
 __global__ void gather_k(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= R * W) return;
-  out[i] = x[int64_t(rows[i / W]) * W + i % W];
+  HL_GRID_STRIDE(i, R * W) {
+    out[i] = x[int64_t(rows[i / W]) * W + i % W];
+  }
 }
 
 // One thread per column walks the rows in order, so repeated rows add up in the CPU's order without atomics.
@@ -161,24 +163,23 @@ __global__ void scatter_add_k(float* y, const float* src, const int32_t* rows, c
 __global__ void fill_uniform_k(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float v = uniform_value(stream, i, lo, hi);
-  if (dt == WDt::F32) {
-    static_cast<float*>(dst)[i] = v;
-  } else if (dt == WDt::BF16) {
-    const __nv_bfloat16 b = __float2bfloat16_rn(v);
-    static_cast<uint16_t*>(dst)[i] = *reinterpret_cast<const uint16_t*>(&b);
-  } else {
-    static_cast<uint16_t*>(dst)[i] = __half_as_ushort(__float2half_rn(v));
+  HL_GRID_STRIDE(i, n) {
+    const float v = uniform_value(stream, i, lo, hi);
+    if (dt == WDt::F32) {
+      static_cast<float*>(dst)[i] = v;
+    } else if (dt == WDt::BF16) {
+      const __nv_bfloat16 b = __float2bfloat16_rn(v);
+      static_cast<uint16_t*>(dst)[i] = *reinterpret_cast<const uint16_t*>(&b);
+    } else {
+      static_cast<uint16_t*>(dst)[i] = __half_as_ushort(__float2half_rn(v));
+    }
   }
 }
 
 __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) {
+  HL_GRID_STRIDE(i, n) {
     const __nv_bfloat16 b = __float2bfloat16_rn(src[i]);
     dst[i] = *reinterpret_cast<const uint16_t*>(&b);
   }
@@ -187,17 +188,18 @@ __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
 __global__ void to_f32_k(float* dst, const void* src, WDt dt, int64_t n) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) dst[i] = ldw(src, dt, i);
+  HL_GRID_STRIDE(i, n) {
+    dst[i] = ldw(src, dt, i);
+  }
 }
 
 __global__ void fill_bias_k(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= T * N) return;
-  const int64_t t = i / N, n = i % N;
-  out[t * ldo + n] = bias ? ldw(bias, dt, n) : 0.0f;
+  HL_GRID_STRIDE(i, T * N) {
+    const int64_t t = i / N, n = i % N;
+    out[t * ldo + n] = bias ? ldw(bias, dt, n) : 0.0f;
+  }
 }
 
 constexpr int kThreads = 256;
@@ -212,7 +214,7 @@ unsigned norm_threads(int64_t C) {
 
 void launch_embed(float* out, const void* table, WDt dt, const int32_t* ids, int64_t T, int64_t D, float scale,
                   cudaStream_t s) {
-  if (T * D > 0) launch_pdl(embed_k, blocks_for(T * D, kThreads), kThreads, s, out, table, dt, ids, T, D, scale);
+  if (T * D > 0) launch_pdl(embed_k, stride_blocks(T * D, kThreads), kThreads, s, out, table, dt, ids, T, D, scale);
 }
 void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                      bool one_plus, cudaStream_t s) {
@@ -223,39 +225,39 @@ void launch_add_rms_norm(float* x, const float* t, float* h, const void* w, WDt 
   if (T > 0 && C > 0) launch_pdl(add_rms_norm_k, unsigned(T), norm_threads(C), s, x, t, h, w, dt, C, eps, one_plus);
 }
 void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
-  if (n > 0) launch_pdl(activation_k, blocks_for(n, kThreads), kThreads, s, out, a, b, n, act);
+  if (n > 0) launch_pdl(activation_k, stride_blocks(n, kThreads), kThreads, s, out, a, b, n, act);
 }
 void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s) {
-  if (n > 0) launch_pdl(soft_cap_k, blocks_for(n, kThreads), kThreads, s, x, n, cap);
+  if (n > 0) launch_pdl(soft_cap_k, stride_blocks(n, kThreads), kThreads, s, x, n, cap);
 }
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s) {
-  if (n > 0) launch_pdl(add_k, blocks_for(n, kThreads), kThreads, s, x, y, n);
+  if (n > 0) launch_pdl(add_k, stride_blocks(n, kThreads), kThreads, s, x, y, n);
 }
 void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
                    int64_t first_pos, cudaStream_t s) {
   const int half = rot_dims / 2;
   const int64_t n = T * heads * half;
-  if (n > 0) launch_pdl(rotary_k, blocks_for(n, kThreads), kThreads, s,
+  if (n > 0) launch_pdl(rotary_k, stride_blocks(n, kThreads), kThreads, s,
                         x, T, heads, head_dim, half, inv_freq, first_pos);
 }
 void launch_gather_rows(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W, cudaStream_t s) {
-  if (R * W > 0) launch_pdl(gather_k, blocks_for(R * W, kThreads), kThreads, s, out, x, rows, R, W);
+  if (R * W > 0) launch_pdl(gather_k, stride_blocks(R * W, kThreads), kThreads, s, out, x, rows, R, W);
 }
 void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
                              int64_t W, cudaStream_t s) {
   if (R > 0 && W > 0) launch_pdl(scatter_add_k, blocks_for(W, kThreads), kThreads, s, y, src, rows, weights, R, W);
 }
 void launch_fill_uniform(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream, cudaStream_t s) {
-  if (n > 0) launch_pdl(fill_uniform_k, blocks_for(n, kThreads), kThreads, s, dst, dt, n, lo, hi, stream);
+  if (n > 0) launch_pdl(fill_uniform_k, stride_blocks(n, kThreads), kThreads, s, dst, dt, n, lo, hi, stream);
 }
 void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s) {
-  if (n > 0) launch_pdl(to_bf16_k, blocks_for(n, kThreads), kThreads, s, dst, src, n);
+  if (n > 0) launch_pdl(to_bf16_k, stride_blocks(n, kThreads), kThreads, s, dst, src, n);
 }
 void launch_to_f32(float* dst, const void* src, WDt dt, int64_t n, cudaStream_t s) {
-  if (n > 0) launch_pdl(to_f32_k, blocks_for(n, kThreads), kThreads, s, dst, src, dt, n);
+  if (n > 0) launch_pdl(to_f32_k, stride_blocks(n, kThreads), kThreads, s, dst, src, dt, n);
 }
 void launch_fill_bias(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo, cudaStream_t s) {
-  if (T * N > 0) launch_pdl(fill_bias_k, blocks_for(T * N, kThreads), kThreads, s, out, bias, dt, T, N, ldo);
+  if (T * N > 0) launch_pdl(fill_bias_k, stride_blocks(T * N, kThreads), kThreads, s, out, bias, dt, T, N, ldo);
 }
 
 }  // namespace hl::cuda

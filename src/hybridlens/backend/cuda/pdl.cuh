@@ -35,6 +35,10 @@ __device__ __forceinline__ void prefetch_l2(const void* p) {
 
 template <class... KernelArgs, class... Args>
 void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream_t s, Args... args) {
+  if (!pdl_enabled()) {
+    kernel<<<grid, block, 0, s>>>(args...);
+    return;
+  }
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = block;
@@ -44,7 +48,7 @@ void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream
   attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr.val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = &attr;
-  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  cfg.numAttrs = 1;
   cudaLaunchKernelEx(&cfg, kernel, args...);  // errors surface at the caller's check_launch
 }
 #endif

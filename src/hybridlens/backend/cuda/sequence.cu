@@ -12,17 +12,17 @@ __global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, cons
                          const float* state, int64_t T, int64_t C, int64_t width) {
   pdl_trigger();
   pdl_wait();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= T * C) return;
-  const int64_t t = i / C, c = i % C, hist = width - 1;
-  float acc = 0.0f;
-  for (int64_t j = 0; j < width; ++j) {
-    const int64_t src = t - hist + j;
-    const float in = src >= 0 ? x[src * C + c] : state[(hist + src) * C + c];
-    acc += ldw(w, dt, c * width + j) * in;
+  HL_GRID_STRIDE(i, T * C) {
+    const int64_t t = i / C, c = i % C, hist = width - 1;
+    float acc = 0.0f;
+    for (int64_t j = 0; j < width; ++j) {
+      const int64_t src = t - hist + j;
+      const float in = src >= 0 ? x[src * C + c] : state[(hist + src) * C + c];
+      acc += ldw(w, dt, c * width + j) * in;
+    }
+    if (bias) acc += ldw(bias, bdt, c);
+    out[i] = acc;
   }
-  if (bias) acc += ldw(bias, bdt, c);
-  out[i] = acc;
 }
 
 // New state = the last hist rows of [state; x]; row r reads row T + r >= r + 1, so in place is safe.
@@ -218,7 +218,7 @@ void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void
     launch_pdl(conv1d_few_k, blocks_for(C, 128), 128, s, out, x, w, dt, bias, bdt, state, T, C, width);
     return;
   }
-  launch_pdl(conv1d_k, blocks_for(T * C, 256), 256, s, out, x, w, dt, bias, bdt, state, T, C, width);
+  launch_pdl(conv1d_k, stride_blocks(T * C, 256), 256, s, out, x, w, dt, bias, bdt, state, T, C, width);
   if (width > 1) launch_pdl(conv1d_state_k, blocks_for(C, 256), 256, s, state, x, T, C, width - 1);
 }
 
