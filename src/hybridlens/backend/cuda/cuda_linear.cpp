@@ -20,6 +20,31 @@ bool fusable_with(const Tensor& w0, const Tensor& b0, const Tensor& w, const Ten
   return w.dtype() == w0.dtype() && b.defined() == b0.defined() && (!b.defined() || b.dtype() == b0.dtype());
 }
 
+
+// Whether several products of one x with T rows may share one few-row launch: at most kMaxGemvParts, one
+// weight dtype and one bias dtype, outputs that do not overlap (a part's output may not feed another part).
+bool parts_fusable(std::span<const Backend::LinearPart> parts, int64_t T) {
+  bool ok = T > 0 && T <= kGemvMaxRows && !parts.empty() && parts.size() <= size_t(kMaxGemvParts);
+  for (const Backend::LinearPart& p : parts) {
+    ok = ok && fusable_with(*parts[0].w, *parts[0].bias, *p.w, *p.bias);
+    for (const Backend::LinearPart& q : parts) ok = ok && (&p == &q || !overlaps(*p.out, *q.out));
+  }
+  return ok;
+}
+
+// The launch argument of a parts kernel (GemvParts, BlockDiagParts): outputs, weights, biases.
+template <class P>
+P launch_parts(std::span<const Backend::LinearPart> parts) {
+  P g{};
+  g.count = int(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    g.out[i] = parts[i].out->data<float>();
+    g.w[i] = parts[i].w->raw();
+    g.bias[i] = parts[i].bias->defined() ? parts[i].bias->raw() : nullptr;
+  }
+  return g;
+}
+
 }  // namespace
 
 void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, const Tensor& w, const Tensor& bias,
@@ -90,26 +115,14 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Te
 void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> parts) {
   for (const LinearPart& p : parts) checks::check_linear_args(DeviceKind::CUDA, *p.out, x, *p.w, *p.bias);
   const int64_t T = x.dim(0), K = x.dim(1);
-  bool fusable = T <= kGemvMaxRows && K > 0 && !parts.empty() && parts.size() <= size_t(kMaxGemvParts);
-  for (const LinearPart& p : parts) {
-    fusable = fusable && fusable_with(*parts[0].w, *parts[0].bias, *p.w, *p.bias);
-    for (const LinearPart& q : parts)  // a part's output may not feed another part's input or output
-      fusable = fusable && (&p == &q || !overlaps(*p.out, *q.out));
-  }
-  if (!fusable) {
+  if (K == 0 || !parts_fusable(parts, T)) {
     Backend::linear_parts(x, parts);  // one linear each
     return;
   }
   constexpr const char* op = "linear_parts";
   const auto timed = profile_.time(op);
-  GemvParts g{};
-  g.count = int(parts.size());
-  for (size_t i = 0; i < parts.size(); ++i) {
-    g.out[i] = parts[i].out->data<float>();
-    g.w[i] = parts[i].w->raw();
-    g.bias[i] = parts[i].bias->defined() ? parts[i].bias->raw() : nullptr;
-    g.N[i] = parts[i].w->dim(0);
-  }
+  GemvParts g = launch_parts<GemvParts>(parts);
+  for (size_t i = 0; i < parts.size(); ++i) g.N[i] = parts[i].w->dim(0);
   const Tensor& b0 = *parts[0].bias;
   launch_gemv_parts(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K, nullptr);
   check_launch(op);
@@ -117,26 +130,15 @@ void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> part
 
 void CudaBackend::block_diag_parts(const Tensor& x, std::span<const LinearPart> parts) {
   for (const LinearPart& p : parts) checks::check_block_diag_linear_args(DeviceKind::CUDA, *p.out, x, *p.w, *p.bias);
-  const int64_t T = x.dim(0);
-  bool fusable = T <= kGemvMaxRows && T > 0 && !parts.empty() && parts.size() <= size_t(kMaxGemvParts);
-  for (const LinearPart& p : parts) {
-    fusable = fusable && fusable_with(*parts[0].w, *parts[0].bias, *p.w, *p.bias) && p.w->shape() == parts[0].w->shape();
-    for (const LinearPart& q : parts) fusable = fusable && (&p == &q || !overlaps(*p.out, *q.out));
-  }
+  bool fusable = parts_fusable(parts, x.dim(0));
+  for (const LinearPart& p : parts) fusable = fusable && p.w->shape() == parts[0].w->shape();
   if (fusable) {
     constexpr const char* op = "block_diag_parts";
     const auto timed = profile_.time(op);
-    BlockDiagParts g{};
-    g.count = int(parts.size());
-    for (size_t i = 0; i < parts.size(); ++i) {
-      g.out[i] = parts[i].out->data<float>();
-      g.w[i] = parts[i].w->raw();
-      g.bias[i] = parts[i].bias->defined() ? parts[i].bias->raw() : nullptr;
-    }
     const Tensor& w0 = *parts[0].w;
     const Tensor& b0 = *parts[0].bias;
-    if (launch_block_diag_parts(g, x.data<float>(), wdt(w0), b0.defined() ? wdt(b0) : WDt::F32, T, w0.dim(0),
-                                w0.dim(1), nullptr)) {
+    if (launch_block_diag_parts(launch_parts<BlockDiagParts>(parts), x.data<float>(), wdt(w0),
+                                b0.defined() ? wdt(b0) : WDt::F32, x.dim(0), w0.dim(0), w0.dim(1), nullptr)) {
       check_launch(op);
       return;
     }

@@ -8,58 +8,53 @@ namespace hl::cuda {
 namespace {
 
 // out[t, c] = bias[c] + sum_j w[c, j] in[t - hist + j, c], in[] reading the state for negative times.
-__global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
-                         const float* state, int64_t T, int64_t C, int64_t width) {
-  pdl_trigger();
-  pdl_wait();
-  HL_GRID_STRIDE(i, T * C) {
-    const int64_t t = i / C, c = i % C, hist = width - 1;
-    float acc = 0.0f;
-    for (int64_t j = 0; j < width; ++j) {
-      const int64_t src = t - hist + j;
-      const float in = src >= 0 ? x[src * C + c] : state[(hist + src) * C + c];
-      acc += ldw(w, dt, c * width + j) * in;
-    }
-    if (bias) acc += ldw(bias, bdt, c);
-    out[i] = acc;
+__device__ __forceinline__ float conv_at(const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
+                                         const float* state, int64_t t, int64_t c, int64_t C, int64_t width) {
+  const int64_t hist = width - 1;
+  float acc = 0.0f;
+  for (int64_t j = 0; j < width; ++j) {
+    const int64_t src = t - hist + j;
+    const float in = src >= 0 ? x[src * C + c] : state[(hist + src) * C + c];
+    acc += ldw(w, dt, c * width + j) * in;
   }
+  if (bias) acc += ldw(bias, bdt, c);
+  return acc;
 }
 
-// New state = the last hist rows of [state; x]; row r reads row T + r >= r + 1, so in place is safe.
-__global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t C, int64_t hist) {
-  pdl_trigger();
-  pdl_wait();
-  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= C) return;
+// New state of channel c = the last hist rows of [state; x]; row r reads row T + r >= r + 1, so in place is
+// safe.
+__device__ __forceinline__ void conv_shift_state(float* state, const float* x, int64_t T, int64_t c, int64_t C,
+                                                 int64_t hist) {
   for (int64_t r = 0; r < hist; ++r) {
     const int64_t src = T + r;
     state[r * C + c] = src < hist ? state[src * C + c] : x[(src - hist) * C + c];
   }
 }
 
-// Few steps (decode): one thread per channel computes its outputs as conv1d_k does and then shifts its own
-// state as conv1d_state_k does: one launch instead of two, the same arithmetic.
+__global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
+                         const float* state, int64_t T, int64_t C, int64_t width) {
+  pdl_trigger();
+  pdl_wait();
+  HL_GRID_STRIDE(i, T * C) out[i] = conv_at(x, w, dt, bias, bdt, state, i / C, i % C, C, width);
+}
+
+__global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t C, int64_t hist) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c < C) conv_shift_state(state, x, T, c, C, hist);
+}
+
+// Few steps (decode): one thread per channel computes its outputs and then shifts its own state: one launch
+// instead of two, the same arithmetic.
 __global__ void conv1d_few_k(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt,
                              float* state, int64_t T, int64_t C, int64_t width) {
   pdl_trigger();
   pdl_wait();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
-  const int64_t hist = width - 1;
-  for (int64_t t = 0; t < T; ++t) {
-    float acc = 0.0f;
-    for (int64_t j = 0; j < width; ++j) {
-      const int64_t src = t - hist + j;
-      const float in = src >= 0 ? x[src * C + c] : state[(hist + src) * C + c];
-      acc += ldw(w, dt, c * width + j) * in;
-    }
-    if (bias) acc += ldw(bias, bdt, c);
-    out[t * C + c] = acc;
-  }
-  for (int64_t r = 0; r < hist; ++r) {
-    const int64_t src = T + r;
-    state[r * C + c] = src < hist ? state[src * C + c] : x[(src - hist) * C + c];
-  }
+  for (int64_t t = 0; t < T; ++t) out[t * C + c] = conv_at(x, w, dt, bias, bdt, state, t, c, C, width);
+  conv_shift_state(state, x, T, c, C, width - 1);
 }
 
 // One RG-LRU step: the decay a (0 at a reset: the state restarts) and the input term b, h' = a h + b.
