@@ -106,7 +106,7 @@ TEST(CudaOps, RmsNorm) {
   auto cpu = make_cpu_backend();
   std::mt19937 rng(3);
   for (DType dt : test::weight_dtypes())
-    for (auto [T, C] : {std::pair<int64_t, int64_t>{1, 2560}, {33, 1000}, {5, 17}})
+    for (auto [T, C] : {std::pair<int64_t, int64_t>{1, 2560}, {33, 1000}, {5, 17}, {2, 9000}})
       for (bool one_plus : {false, true}) {
         Tensor x = test::random_f32({T, C}, rng, -3, 3);
         Tensor w = test::random_weight(dt, {C}, rng);
@@ -127,7 +127,7 @@ TEST(CudaOps, AddRmsNorm) {
   auto cpu = make_cpu_backend();
   std::mt19937 rng(13);
   for (DType dt : test::weight_dtypes())
-    for (auto [T, C] : {std::pair<int64_t, int64_t>{1, 2560}, {33, 1000}, {5, 17}})
+    for (auto [T, C] : {std::pair<int64_t, int64_t>{1, 2560}, {33, 1000}, {5, 17}, {2, 9000}})
       for (bool one_plus : {false, true}) {
         Tensor x = test::random_f32({T, C}, rng, -3, 3), t = test::random_f32({T, C}, rng, -3, 3);
         Tensor w = test::random_weight(dt, {C}, rng);
@@ -199,7 +199,8 @@ void check_linear(Backend& be, bool precise, std::mt19937& rng) {
   auto cpu = make_cpu_backend();
   for (DType dt : test::weight_dtypes())
     for (int64_t T : {1, 3, 8, 9, 64, 300})
-      for (auto [K, N] : {std::pair<int64_t, int64_t>{7, 5}, {64, 100}, {1000, 513}, {2560, 40}}) {
+      // 4104 x 301: K split over 4 warps with a shorter last share, and a last block with a dead column
+      for (auto [K, N] : {std::pair<int64_t, int64_t>{7, 5}, {64, 100}, {1000, 513}, {2560, 40}, {4104, 301}}) {
         const bool with_bias = (T + K) % 2 == 1;
         Tensor x = test::random_f32({T, K}, rng);
         Tensor w = test::random_weight(dt, {N, K}, rng);
@@ -236,8 +237,9 @@ TEST(CudaOps, LinearPartsEqualOneLinearEach) {
   for (DType dt : test::weight_dtypes())
     for (int64_t T : {1, 5, 9})
       for (bool with_bias : {false, true}) {
-        const int64_t K = 520;
-        const std::vector<int64_t> Ns{300, 40, 40};
+        // K = 4104: each column over 4 warps; 381 columns leave dead warps in the last block
+        const int64_t K = T == 5 ? 4104 : 520;
+        const std::vector<int64_t> Ns{301, 40, 40};
         Tensor x = on_device(*be, test::random_f32({T, K}, rng));
         std::vector<Tensor> w, b, want, got;
         for (int64_t N : Ns) {

@@ -85,7 +85,14 @@ void CudaBackend::to_host(const Tensor& src, float* dst) {
   HL_CHECK(src.dtype() == DType::F32, "to_host: src must be F32, got ", src.describe());
   HL_CHECK(dst != nullptr || src.numel() == 0, "to_host: null destination for ", src.describe());
   const auto timed = profile_.time("to_host");
-  // through the pinned staging memory: a pageable copy of the 2B shape's 1 MB of logits ran at ~4.5 GB/s
+  // Through the pinned staging memory (a pageable copy of the 2B shape's 1 MB of logits ran at ~4.5 GB/s),
+  // except copies too large to keep pinned memory for (all of a long prompt's logits, say).
+  constexpr size_t kPinnedMax = size_t(64) << 20;
+  if (src.nbytes() > kPinnedMax) {
+    records_.flush();
+    check_cuda(cudaMemcpy(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost), "to_host");
+    return;
+  }
   if (src.numel() > 0) records_.queue(dst, src.numel(), src.raw(), 1, src.numel(), sizeof(float));
   records_.flush();
 }

@@ -81,14 +81,14 @@ __device__ __forceinline__ void norm_row(float* dst, float* row, const float* ad
   }
 }
 
-__global__ void rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
+__global__ void __launch_bounds__(1024) rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
   pdl_trigger();
   pdl_wait();
   const int64_t r = blockIdx.x;
   norm_row(out + r * C, const_cast<float*>(x) + r * C, nullptr, w, dt, C, eps, one_plus);
 }
 
-__global__ void add_rms_norm_k(float* x, const float* t, float* h, const void* w, WDt dt, int64_t C, float eps,
+__global__ void __launch_bounds__(1024) add_rms_norm_k(float* x, const float* t, float* h, const void* w, WDt dt, int64_t C, float eps,
                                bool one_plus) {
   pdl_trigger();
   pdl_wait();

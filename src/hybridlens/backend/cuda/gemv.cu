@@ -143,20 +143,23 @@ __device__ __forceinline__ ColumnSlot column_slot(int S, int64_t K) {
   return c;
 }
 
+// A warp past the last column (live == false) reads nothing and only takes part in reduce_slot's barrier.
 template <int W, int R>
 __device__ __forceinline__ void dot_slot(float (&acc)[W][R], const float* x, const void* const (&w)[W],
-                                         WDt dt, int64_t row, int T, int64_t K, const ColumnSlot& c, bool vec) {
+                                         WDt dt, int64_t row, int T, int64_t K, const ColumnSlot& c, bool vec,
+                                         bool live) {
   // The weights do not depend on earlier kernels: ask for this warp's share before waiting for them (pdl.cuh).
-  const int64_t elem = dt == WDt::F32 ? 4 : 2, bytes = (c.k1 - c.k0) * elem;
+  const int64_t elem = dt == WDt::F32 ? 4 : 2, bytes = live ? (c.k1 - c.k0) * elem : 0;
 #pragma unroll
   for (int j = 0; j < W; ++j)
-    for (int64_t off = int64_t(c.lane) * 128; off < bytes + 127; off += 32 * 128)
+    for (int64_t off = int64_t(c.lane) * 128; off < bytes + 127 && bytes > 0; off += 32 * 128)
       prefetch_l2(static_cast<const char*>(w[j]) + (row + c.k0) * elem + min(off, bytes - 1));
   pdl_wait();
 #pragma unroll
   for (int j = 0; j < W; ++j)
 #pragma unroll
     for (int t = 0; t < R; ++t) acc[j][t] = 0.0f;
+  if (!live) return;
   if (!vec)
     dot_range_scalar<W, R>(acc, x, w, dt, row, T, K, c.k0, c.k1, c.lane);
   else if (dt == WDt::F32)
@@ -203,7 +206,7 @@ __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2)
   const int64_t n = c.col;
   float acc[1][R];
   const void* const ws[1] = {w};
-  dot_slot<1, R>(acc, x, ws, dt, min(n, N - 1) * K, T, K, c, vec && n < N);
+  dot_slot<1, R>(acc, x, ws, dt, n * K, T, K, c, vec, n < N);
   if (!reduce_slot<1, R>(acc, T, S, c) || n >= N) return;
   const float b = bias ? ldw(bias, bdt, n) : 0.0f;
 #pragma unroll
@@ -221,13 +224,10 @@ __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2)
   int part = 0;
   while (part < p.count && n >= p.N[part]) n -= p.N[part++];
   const bool live = part < p.count;
-  if (!live) {
-    part = p.count - 1;
-    n = p.N[part] - 1;
-  }
+  if (!live) part = p.count - 1;  // any valid part: a dead warp reads nothing
   float acc[1][R];
   const void* const ws[1] = {p.w[part]};
-  dot_slot<1, R>(acc, x, ws, dt, n * K, T, K, c, vec && live);
+  dot_slot<1, R>(acc, x, ws, dt, n * K, T, K, c, vec, live);
   if (!reduce_slot<1, R>(acc, T, S, c) || !live) return;
   const float b = p.bias[part] ? ldw(p.bias[part], bdt, n) : 0.0f;
 #pragma unroll
@@ -247,7 +247,7 @@ __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 2)
   const int64_t n = c.col;
   float acc[2][R];
   const void* const ws[2] = {wg, wu};
-  dot_slot<2, R>(acc, x, ws, dt, min(n, N - 1) * K, T, K, c, vec && n < N);
+  dot_slot<2, R>(acc, x, ws, dt, n * K, T, K, c, vec, n < N);
   if (!reduce_slot<2, R>(acc, T, S, c) || n >= N) return;
   const float b_g = bg ? ldw(bg, bdt, n) : 0.0f, b_u = bu ? ldw(bu, bdt, n) : 0.0f;
 #pragma unroll
