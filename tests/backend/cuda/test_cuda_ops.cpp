@@ -478,35 +478,43 @@ TEST(CudaOps, SelectiveScan) {
       }
 }
 
+// 77 rows (uploaded) and 3 (passed in the kernel's arguments: a decode step's MoE routing), with repeats.
 TEST(CudaOps, GatherAndScatterRows) {
   HL_CUDA_BACKEND_OR_SKIP(be, false);
   auto cpu = make_cpu_backend();
   std::mt19937 rng(12);
   const int64_t R = 50, W = 1000;
   Tensor x = test::random_f32({R, W}, rng);
-  std::vector<int32_t> rows;
-  std::vector<float> weights;
-  for (int i = 0; i < 77; ++i) {  // repeats
-    rows.push_back(int32_t(rng() % R));
-    weights.push_back(float(rng() % 1000) / 1000.0f);
+  for (int64_t n : {77, 3}) {
+    std::vector<int32_t> rows;
+    std::vector<float> weights;
+    for (int64_t i = 0; i < n; ++i) {
+      rows.push_back(i == 2 ? rows[0] : int32_t(rng() % R));  // row 2 repeats row 0
+      weights.push_back(float(rng() % 1000) / 1000.0f);
+    }
+    const std::string name = " (" + std::to_string(n) + " rows)";
+    Tensor want = f32({n, W});
+    cpu->gather_rows(want, x, rows);
+    Tensor got = be->zeros(DType::F32, {n, W});
+    be->gather_rows(got, on_device(*be, x), rows);
+    EXPECT_TRUE(test::bitwise_equal(on_host(*be, got), want, "gather_rows" + name));
+    Tensor src = test::random_f32({n, W}, rng);
+    Tensor y = test::clone(x);
+    cpu->scatter_add_rows(y, src, rows, weights);
+    Tensor gy = on_device(*be, x);
+    be->scatter_add_rows(gy, on_device(*be, src), rows, weights);
+    std::vector<double> S(size_t(R * W));
+    for (int64_t i = 0; i < R * W; ++i) S[size_t(i)] = std::fabs(x.data<float>()[i]);
+    for (size_t i = 0; i < rows.size(); ++i)
+      for (int64_t c = 0; c < W; ++c)
+        S[size_t(rows[i] * W + c)] += std::fabs(weights[i] * src.data<float>()[int64_t(i) * W + c]);
+    EXPECT_TRUE(test::gpu_close(on_host(*be, gy), y, [&](int64_t i) { return 8 * kU * S[size_t(i)] + 1e-30; },
+                                "scatter_add_rows" + name));
   }
-  Tensor want = f32({77, W});
-  cpu->gather_rows(want, x, rows);
   Tensor got = be->zeros(DType::F32, {77, W});
-  be->gather_rows(got, on_device(*be, x), rows);
-  EXPECT_TRUE(test::bitwise_equal(on_host(*be, got), want, "gather_rows"));
-  Tensor src = test::random_f32({77, W}, rng);
-  Tensor y = test::clone(x);
-  cpu->scatter_add_rows(y, src, rows, weights);
-  Tensor gy = on_device(*be, x);
-  be->scatter_add_rows(gy, on_device(*be, src), rows, weights);
-  std::vector<double> S(size_t(R * W));
-  for (int64_t i = 0; i < R * W; ++i) S[size_t(i)] = std::fabs(x.data<float>()[i]);
-  for (size_t i = 0; i < rows.size(); ++i)
-    for (int64_t c = 0; c < W; ++c) S[size_t(rows[i] * W + c)] += std::fabs(weights[i] * src.data<float>()[int64_t(i) * W + c]);
-  EXPECT_TRUE(test::gpu_close(on_host(*be, gy), y, [&](int64_t i) { return 8 * kU * S[size_t(i)] + 1e-30; },
-                              "scatter_add_rows"));
   EXPECT_THROW(be->gather_rows(got, on_device(*be, x), std::vector<int32_t>(77, int32_t(R))), Error);
+  Tensor got3 = be->zeros(DType::F32, {3, W});
+  EXPECT_THROW(be->gather_rows(got3, on_device(*be, x), std::vector<int32_t>(3, int32_t(R))), Error);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // cuda_attention.cpp.
 #include "hybridlens/backend/cuda/cuda_backend.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -296,9 +297,15 @@ void CudaBackend::gather_rows(Tensor& out, const Tensor& x, const std::vector<in
   const auto timed = profile_.time(op);
   checks::check_gather_rows_args(DeviceKind::CUDA, out, x, rows);
   if (rows.empty()) return;
-  const Tensor drows = to_device(rows, DType::I32);
-  launch_gather_rows(out.data<float>(), x.data<float>(), drows.data<int32_t>(), int64_t(rows.size()), x.dim(1),
-                     nullptr);
+  RowList list{};
+  Tensor drows;
+  if (rows.size() <= size_t(kFewRows)) {
+    std::copy(rows.begin(), rows.end(), list.few_rows);
+  } else {
+    drows = to_device(rows, DType::I32);
+    list.rows = drows.data<int32_t>();
+  }
+  launch_gather_rows(out.data<float>(), x.data<float>(), list, int64_t(rows.size()), x.dim(1), nullptr);
   check_launch(op);
 }
 
@@ -308,10 +315,18 @@ void CudaBackend::scatter_add_rows(Tensor& y, const Tensor& src, const std::vect
   const auto timed = profile_.time(op);
   checks::check_scatter_add_rows_args(DeviceKind::CUDA, y, src, rows, weights);
   if (rows.empty()) return;
-  const Tensor drows = to_device(rows, DType::I32);
-  const Tensor dw = to_device(weights, DType::F32);
-  launch_scatter_add_rows(y.data<float>(), src.data<float>(), drows.data<int32_t>(), dw.data<float>(),
-                          int64_t(rows.size()), y.dim(1), nullptr);
+  RowList list{};
+  Tensor drows, dw;
+  if (rows.size() <= size_t(kFewRows)) {
+    std::copy(rows.begin(), rows.end(), list.few_rows);
+    std::copy(weights.begin(), weights.end(), list.few_weights);
+  } else {
+    drows = to_device(rows, DType::I32);
+    dw = to_device(weights, DType::F32);
+    list.rows = drows.data<int32_t>();
+    list.weights = dw.data<float>();
+  }
+  launch_scatter_add_rows(y.data<float>(), src.data<float>(), list, int64_t(rows.size()), y.dim(1), nullptr);
   check_launch(op);
 }
 

@@ -142,22 +142,27 @@ __global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half,
   }
 }
 
-__global__ void gather_k(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W) {
+__device__ __forceinline__ int32_t row_at(const RowList& l, int64_t i) { return l.rows ? l.rows[i] : l.few_rows[i]; }
+
+__device__ __forceinline__ float weight_at(const RowList& l, int64_t i) {
+  return l.weights ? l.weights[i] : l.few_weights[i];
+}
+
+__global__ void gather_k(float* out, const float* x, RowList rows, int64_t R, int64_t W) {
   pdl_trigger();
   pdl_wait();
   HL_GRID_STRIDE(i, R * W) {
-    out[i] = x[int64_t(rows[i / W]) * W + i % W];
+    out[i] = x[int64_t(row_at(rows, i / W)) * W + i % W];
   }
 }
 
 // One thread per column walks the rows in order, so repeated rows add up in the CPU's order without atomics.
-__global__ void scatter_add_k(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
-                              int64_t W) {
+__global__ void scatter_add_k(float* y, const float* src, RowList rows, int64_t R, int64_t W) {
   pdl_trigger();
   pdl_wait();
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= W) return;
-  for (int64_t i = 0; i < R; ++i) y[int64_t(rows[i]) * W + c] += weights[i] * src[i * W + c];
+  for (int64_t i = 0; i < R; ++i) y[int64_t(row_at(rows, i)) * W + c] += weight_at(rows, i) * src[i * W + c];
 }
 
 __global__ void fill_uniform_k(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream) {
@@ -240,12 +245,11 @@ void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, c
   if (n > 0) launch_pdl(rotary_k, stride_blocks(n, kThreads), kThreads, s,
                         x, T, heads, head_dim, half, inv_freq, first_pos);
 }
-void launch_gather_rows(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W, cudaStream_t s) {
+void launch_gather_rows(float* out, const float* x, const RowList& rows, int64_t R, int64_t W, cudaStream_t s) {
   if (R * W > 0) launch_pdl(gather_k, stride_blocks(R * W, kThreads), kThreads, s, out, x, rows, R, W);
 }
-void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
-                             int64_t W, cudaStream_t s) {
-  if (R > 0 && W > 0) launch_pdl(scatter_add_k, blocks_for(W, kThreads), kThreads, s, y, src, rows, weights, R, W);
+void launch_scatter_add_rows(float* y, const float* src, const RowList& rows, int64_t R, int64_t W, cudaStream_t s) {
+  if (R > 0 && W > 0) launch_pdl(scatter_add_k, blocks_for(W, kThreads), kThreads, s, y, src, rows, R, W);
 }
 void launch_fill_uniform(void* dst, WDt dt, int64_t n, float lo, float hi, uint64_t stream, cudaStream_t s) {
   if (n > 0) launch_pdl(fill_uniform_k, stride_blocks(n, kThreads), kThreads, s, dst, dt, n, lo, hi, stream);

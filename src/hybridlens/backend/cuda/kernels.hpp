@@ -25,9 +25,17 @@ void launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
 // inv_freq: device [rot_dims / 2], computed on the host exactly as the CPU does.
 void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
                    int64_t first_pos, cudaStream_t s);
-void launch_gather_rows(float* out, const float* x, const int32_t* rows, int64_t R, int64_t W, cudaStream_t s);
-void launch_scatter_add_rows(float* y, const float* src, const int32_t* rows, const float* weights, int64_t R,
-                             int64_t W, cudaStream_t s);
+// The rows of a gather or scatter (and the scatter's weights): device arrays, or for up to kFewRows rows
+// (a decode step's MoE routing) the values themselves in the kernel's arguments, so that nothing is uploaded.
+constexpr int kFewRows = 8;
+struct RowList {
+  const int32_t* rows;     // device [R], or null: use few_rows
+  const float* weights;    // device [R], or null: use few_weights (scatter only)
+  int32_t few_rows[kFewRows];
+  float few_weights[kFewRows];
+};
+void launch_gather_rows(float* out, const float* x, const RowList& rows, int64_t R, int64_t W, cudaStream_t s);
+void launch_scatter_add_rows(float* y, const float* src, const RowList& rows, int64_t R, int64_t W, cudaStream_t s);
 // dst[i] = src[i] converted to bf16 (round to nearest even), or to f32 from any weight dtype.
 void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s);
 // dst[i] = core/uniform_fill.hpp's value i of `stream`, rounded to dt as the host rounds it
