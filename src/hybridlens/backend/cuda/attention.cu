@@ -7,7 +7,7 @@
 //      probability (keep: p; omit: p off the needle; only: p on it; binary: 1 on the needle, then times the
 //      needle mass / visible needle length); disabled heads and null give zeros.
 // Keys come from the ring-buffer cache for positions before first_pos and from k_new/v_new after.
-// Statistics arrays are [H, T] (head-major) so that the host copies them to the lens with one 2-D copy.
+// Statistics arrays are [H, T] (head-major): a recording is one block, written to the lens row by row.
 // With few queries (decode: one query, a handful of heads) each (query, head) is split over several blocks
 // of `chunk` consecutive keys (plan_key_splits); the stats pass then writes each block's partial online
 // statistics and one kernel per query combines them and selects the heads (merge_select_k), and the output

@@ -20,7 +20,6 @@ bool fusable_with(const Tensor& w0, const Tensor& b0, const Tensor& w, const Ten
   return w.dtype() == w0.dtype() && b.defined() == b0.defined() && (!b.defined() || b.dtype() == b0.dtype());
 }
 
-
 // Whether several products of one x with T rows may share one few-row launch: at most kMaxGemvParts, one
 // weight dtype and one bias dtype, outputs that do not overlap (a part's output may not feed another part).
 bool parts_fusable(std::span<const Backend::LinearPart> parts, int64_t T) {

@@ -1,5 +1,6 @@
 // Elementwise and row kernels: embed, rms_norm, activations, soft cap, add, rotary, row gather/scatter,
-// dtype conversions. One thread per element unless said otherwise; all arithmetic in fp32 as on the CPU.
+// dtype conversions. Element-wise kernels walk their elements grid-stride (HL_GRID_STRIDE, stride_blocks);
+// all arithmetic in fp32 as on the CPU.
 #include <algorithm>
 
 #include "hybridlens/backend/cuda/device_math.cuh"
@@ -23,7 +24,7 @@ __global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* id
 // dst = (row * inv) * scale. With add (the fused residual add), row[c] += add[c] first, written back in
 // place. A thread keeps its first kNormPer elements in registers and issues all of their loads before any
 // store (a load-add-store loop over the row cannot overlap its loads, which may alias the stores: ~10 us a
-// row at the 2B width); launch_norm sizes the block so that rows up to 8,192 wide take that path entirely.
+// row at the 2B width); norm_threads sizes the block so that rows up to 8,192 wide take that path entirely.
 constexpr int kNormPer = 8;
 
 __device__ __forceinline__ void norm_row(float* dst, float* row, const float* add, const void* w, WDt dt, int64_t C,
@@ -81,15 +82,16 @@ __device__ __forceinline__ void norm_row(float* dst, float* row, const float* ad
   }
 }
 
-__global__ void __launch_bounds__(1024) rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
+__global__ void __launch_bounds__(1024)
+    rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
   pdl_trigger();
   pdl_wait();
   const int64_t r = blockIdx.x;
   norm_row(out + r * C, const_cast<float*>(x) + r * C, nullptr, w, dt, C, eps, one_plus);
 }
 
-__global__ void __launch_bounds__(1024) add_rms_norm_k(float* x, const float* t, float* h, const void* w, WDt dt, int64_t C, float eps,
-                               bool one_plus) {
+__global__ void __launch_bounds__(1024)
+    add_rms_norm_k(float* x, const float* t, float* h, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
   pdl_trigger();
   pdl_wait();
   const int64_t r = blockIdx.x;

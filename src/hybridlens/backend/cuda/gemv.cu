@@ -122,8 +122,6 @@ __device__ __forceinline__ void dot_range_scalar(float (&acc)[W][R], const float
 // K split over S warps (gemv_splits: a function of K only, so that the same column is summed in the same
 // order by every kernel here: linear_parts equals separate linears bit for bit). Each warp reduces its
 // partial sums across lanes; the S partials of a column meet in shared memory and are added in split order.
-// Blocks per SM the kernels ask the register allocator for: 4 (64 registers) for one row without spilling,
-// 3 for the gated product's two weights.
 struct ColumnSlot {
   int64_t col;     // this warp's column within the launch (may be past the end: then it only takes part in
                    // the block's barrier)
@@ -197,6 +195,8 @@ __device__ __forceinline__ bool reduce_slot(float (&acc)[W][R], int T, int S, co
   return c.split == 0 && c.lane == 0;
 }
 
+// Blocks per SM the kernels ask the register allocator for: 4 (64 registers) for one row without spilling,
+// 3 for the gated product's two weights.
 template <int R>
 __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2)
     gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias, WDt bdt,

@@ -51,8 +51,7 @@ void* RecordStaging::arena(size_t bytes) {
 void RecordStaging::queue_arena(void* host, int64_t stride, const void* dev, int64_t rows, int64_t cols,
                                 size_t elem) {
   if (rows * cols == 0) return;
-  pending_.push_back({static_cast<char*>(host), stride, rows, cols, elem, static_cast<const char*>(dev)});
-  in_arena_.push_back(true);
+  pending_.push_back({static_cast<char*>(host), stride, rows, cols, elem, static_cast<const char*>(dev), true});
 }
 
 void RecordStaging::queue(void* host, int64_t stride, const void* dev, int64_t rows, int64_t cols, size_t elem) {
@@ -64,8 +63,7 @@ void RecordStaging::queue(void* host, int64_t stride, const void* dev, int64_t r
   }
   char* to = copies_.data + copies_.used;
   check_cuda(cudaMemcpyAsync(to, dev, bytes, cudaMemcpyDeviceToHost, nullptr), "copying results to the host");
-  pending_.push_back({static_cast<char*>(host), stride, rows, cols, elem, to});
-  in_arena_.push_back(false);
+  pending_.push_back({static_cast<char*>(host), stride, rows, cols, elem, to, false});
   copies_.used += round16(bytes);
 }
 
@@ -80,14 +78,12 @@ void RecordStaging::flush() {
                "copying the lens's statistics to the host");
   }
   check_cuda(cudaStreamSynchronize(nullptr), "waiting for the GPU's copies to the host");
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    const Pending& p = pending_[i];
-    const char* from = in_arena_[i] ? arena_host_.data + (p.from - arena_) : p.from;
+  for (const Pending& p : pending_) {
+    const char* from = p.in_arena ? arena_host_.data + (p.from - arena_) : p.from;
     for (int64_t r = 0; r < p.rows; ++r)
       std::memcpy(p.host + size_t(r * p.stride) * p.elem, from + size_t(r * p.cols) * p.elem, size_t(p.cols) * p.elem);
   }
   pending_.clear();
-  in_arena_.clear();
   copies_.used = 0;
   arena_used_ = 0;
 }

@@ -36,7 +36,8 @@ class RecordStaging {
     char* host;
     int64_t stride, rows, cols;
     size_t elem;
-    const char* from;  // in pinned memory once the copies are done
+    const char* from;  // queue(): in copies_; queue_arena(): in the device arena, mirrored at flush
+    bool in_arena;
   };
   // Pinned host memory of `capacity` bytes, `used` of them queued for.
   struct Pinned {
@@ -45,12 +46,11 @@ class RecordStaging {
   };
   static void reserve(Pinned& p, size_t bytes, const char* what);
 
-  Pinned copies_;        // queue(): one asynchronous copy each
-  Pinned arena_host_;    // the arena's mirror, filled by one copy at flush
+  Pinned copies_;          // queue(): one asynchronous copy each
+  Pinned arena_host_;      // the arena's mirror, filled by one copy at flush
   char* arena_ = nullptr;  // device
   size_t arena_capacity_ = 0, arena_used_ = 0;
-  std::vector<Pending> pending_;  // `from` points into copies_, or into the arena (device) until flush
-  std::vector<bool> in_arena_;
+  std::vector<Pending> pending_;
 };
 
 }  // namespace hl::cuda
