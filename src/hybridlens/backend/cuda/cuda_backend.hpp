@@ -11,11 +11,13 @@
 // in chunks and uses fp32 SGEMM. F32 weights always use fp32 SGEMM; F16 weights are widened in chunks.
 #include <cublas_v2.h>
 #include <map>
+#include <memory>
 #include <utility>
 #include <cuda_runtime.h>
 
 #include "hybridlens/backend/backend.hpp"
 #include "hybridlens/backend/cuda/kernels.hpp"
+#include "hybridlens/backend/cuda/lt_gemm.hpp"
 #include "hybridlens/backend/cuda/op_profile.hpp"
 #include "hybridlens/backend/cuda/record_staging.hpp"
 
@@ -76,6 +78,17 @@ class CudaBackend final : public Backend {
   // out[T, N] (row stride ldo) = x[T, K] (row stride ldx) @ w[N, K]^T, bias added; T > kGemvMaxRows.
   void gemm(float* out, int64_t ldo, const float* x, int64_t ldx, const Tensor& w, const Tensor& bias, int64_t T,
             int64_t K, int64_t N);
+  // The same for BF16 weights in the default mode, from x already rounded to bf16 (xb [T, K]): cuBLASLt with
+  // the bias in its epilogue, or cuBLAS after a bias fill where cuBLASLt has no algorithm.
+  void gemm_bf16(float* out, int64_t ldo, const Tensor& xb, const Tensor& w, const Tensor& bias, int64_t T, int64_t K,
+                 int64_t N);
+  // x [T, K] (row stride ldx) rounded to bf16, contiguous: the input of gemm_bf16, made once for all the
+  // products of one x (linear_parts, gated_linear).
+  Tensor bf16_rows(const float* x, int64_t ldx, int64_t T, int64_t K);
+  // t as F32: t itself, or an fp32 copy kept while t's memory lives (the biases cuBLASLt's epilogue reads).
+  Tensor f32_copy(const Tensor& t);
+  // Whether the prefill products of w take gemm_bf16.
+  bool bf16_path(const Tensor& w) const { return w.dtype() == DType::BF16 && !precise_; }
 
   // Attention for T >= kProductMinQueries queries: per block of queries, scores by cuBLAS, statistics,
   // selection and weights by row kernels, outputs by cuBLAS (cuda_attention_products.cpp).
@@ -88,6 +101,12 @@ class CudaBackend final : public Backend {
   bool precise_;
   std::map<std::pair<float, int>, Tensor> inv_freq_;  // rotary frequencies per (theta, rot_dims)
   cublasHandle_t blas_ = nullptr;
+  LtGemm lt_;
+  struct F32Copy {
+    std::weak_ptr<const void> owner;  // the source's memory; the copy is stale once it is gone
+    Tensor f32;
+  };
+  std::map<const void*, F32Copy> f32_copies_;
   RecordStaging records_;  // the lens's recordings, copied back at the next to_host or finish
   OpProfile profile_;  // HL_CUDA_PROFILE=1: time per operation, printed at destruction
 };

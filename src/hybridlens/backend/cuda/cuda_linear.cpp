@@ -49,6 +49,10 @@ P launch_parts(std::span<const Backend::LinearPart> parts) {
 void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, const Tensor& w, const Tensor& bias,
                        int64_t T, int64_t K, int64_t N) {
   const char* op = "linear";
+  if (bf16_path(w)) {
+    gemm_bf16(out, ldo, bf16_rows(x, ldx, T, K), w, bias, T, K, N);
+    return;
+  }
   launch_fill_bias(out, bias.defined() ? bias.raw() : nullptr, bias.defined() ? wdt(bias) : WDt::F32, T, N, ldo,
                    nullptr);
   check_launch(op);
@@ -57,21 +61,6 @@ void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, con
   if (w.dtype() == DType::F32) {
     check_cublas(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(T), int(K), &one, w.data<float>(), int(K), x,
                              int(ldx), &one, out, int(ldo)),
-                 op);
-    return;
-  }
-  if (w.dtype() == DType::BF16 && !precise_) {
-    Tensor xb = scratch(DType::BF16, {T, K});
-    if (ldx == K) {
-      launch_to_bf16(static_cast<uint16_t*>(xb.raw()), x, T * K, nullptr);
-    } else {
-      for (int64_t t = 0; t < T; ++t)
-        launch_to_bf16(static_cast<uint16_t*>(xb.raw()) + t * K, x + t * ldx, K, nullptr);
-    }
-    check_launch(op);
-    check_cublas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(T), int(K), &one, w.raw(), CUDA_R_16BF,
-                              int(K), xb.raw(), CUDA_R_16BF, int(K), &one, out, CUDA_R_32F, int(ldo),
-                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  op);
     return;
   }
@@ -88,6 +77,49 @@ void CudaBackend::gemm(float* out, int64_t ldo, const float* x, int64_t ldx, con
                              x, int(ldx), &one, out + n0, int(ldo)),
                  op);
   }
+}
+
+Tensor CudaBackend::bf16_rows(const float* x, int64_t ldx, int64_t T, int64_t K) {
+  Tensor xb = scratch(DType::BF16, {T, K});
+  if (ldx == K) {
+    launch_to_bf16(static_cast<uint16_t*>(xb.raw()), x, T * K, nullptr);
+  } else {
+    for (int64_t t = 0; t < T; ++t) launch_to_bf16(static_cast<uint16_t*>(xb.raw()) + t * K, x + t * ldx, K, nullptr);
+  }
+  check_launch("linear");
+  return xb;
+}
+
+Tensor CudaBackend::f32_copy(const Tensor& t) {
+  if (t.dtype() == DType::F32) return t;
+  const auto same_owner = [&](const std::weak_ptr<const void>& o) {
+    return !o.expired() && !o.owner_before(t.owner()) && !t.owner().owner_before(o);
+  };
+  auto it = f32_copies_.find(t.raw());
+  if (it != f32_copies_.end() && same_owner(it->second.owner) && it->second.f32.numel() == t.numel())
+    return it->second.f32;
+  Tensor f = scratch(DType::F32, {t.numel()});
+  launch_to_f32(f.data<float>(), t.raw(), wdt(t), t.numel(), nullptr);
+  check_launch("linear");
+  if (t.owner()) {
+    std::erase_if(f32_copies_, [](const auto& kv) { return kv.second.owner.expired(); });
+    f32_copies_[t.raw()] = F32Copy{t.owner(), f};
+  }
+  return f;
+}
+
+void CudaBackend::gemm_bf16(float* out, int64_t ldo, const Tensor& xb, const Tensor& w, const Tensor& bias, int64_t T,
+                            int64_t K, int64_t N) {
+  const char* op = "linear";
+  const Tensor b32 = bias.defined() ? f32_copy(bias) : Tensor();
+  if (lt_.run(out, ldo, xb.raw(), w.raw(), b32.defined() ? b32.data<float>() : nullptr, T, K, N)) return;
+  launch_fill_bias(out, b32.defined() ? b32.raw() : nullptr, WDt::F32, T, N, ldo, nullptr);
+  check_launch(op);
+  const float one = 1.0f;
+  check_cublas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(T), int(K), &one, w.raw(), CUDA_R_16BF, int(K),
+                            xb.raw(), CUDA_R_16BF, int(K), &one, out, CUDA_R_32F, int(ldo), CUBLAS_COMPUTE_32F,
+                            CUBLAS_GEMM_DEFAULT),
+               op);
 }
 
 void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) {
@@ -114,6 +146,15 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Te
 void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> parts) {
   for (const LinearPart& p : parts) checks::check_linear_args(DeviceKind::CUDA, *p.out, x, *p.w, *p.bias);
   const int64_t T = x.dim(0), K = x.dim(1);
+  bool shared_bf16 = T > kGemvMaxRows && K > 0;
+  for (const LinearPart& p : parts) shared_bf16 = shared_bf16 && bf16_path(*p.w);
+  if (shared_bf16) {  // prefill: x rounded to bf16 once for all the parts
+    const auto timed = profile_.time("linear");
+    const Tensor xb = bf16_rows(x.data<float>(), K, T, K);
+    for (const LinearPart& p : parts)
+      if (p.w->dim(0) > 0) gemm_bf16(p.out->data<float>(), p.w->dim(0), xb, *p.w, *p.bias, T, K, p.w->dim(0));
+    return;
+  }
   if (K == 0 || !parts_fusable(parts, T)) {
     Backend::linear_parts(x, parts);  // one linear each
     return;
@@ -150,6 +191,16 @@ void CudaBackend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gat
   checks::check_linear_args(DeviceKind::CUDA, out, x, w_gate, b_gate);
   checks::check_linear_args(DeviceKind::CUDA, out, x, w_up, b_up);
   const int64_t T = x.dim(0), K = x.dim(1), N = w_gate.dim(0);
+  if (T > kGemvMaxRows && K > 0 && N > 0 && bf16_path(w_gate) && bf16_path(w_up)) {
+    // prefill: x rounded to bf16 once for both products, then act(gate) * up
+    const auto timed = profile_.time("linear");
+    const Tensor xb = bf16_rows(x.data<float>(), K, T, K);
+    Tensor gate = scratch(DType::F32, {T, N});
+    gemm_bf16(gate.data<float>(), N, xb, w_gate, b_gate, T, K, N);
+    gemm_bf16(out.data<float>(), N, xb, w_up, b_up, T, K, N);
+    activation_mul(out, gate, out, act);
+    return;
+  }
   if (T > kGemvMaxRows || K == 0 || N == 0 || !fusable_with(w_gate, b_gate, w_up, b_up)) {
     Backend::gated_linear(out, x, w_gate, b_gate, w_up, b_up, act);  // separate products and activation_mul
     return;

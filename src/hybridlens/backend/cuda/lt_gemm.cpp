@@ -1,0 +1,96 @@
+#include "hybridlens/backend/cuda/lt_gemm.hpp"
+
+#include <cuda_runtime.h>
+
+#include "hybridlens/backend/cuda/cuda_check.hpp"
+
+namespace hl::cuda {
+namespace {
+
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;  // what cuBLAS recommends for Hopper
+
+void check_lt(cublasStatus_t s, const char* what) { check_cublas(s, what); }
+
+// The largest power of two (up to 256) that divides the address: cuBLASLt picks kernels by alignment.
+int alignment_of(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  int al = 1;
+  while (al < 256 && a % uintptr_t(al * 2) == 0) al *= 2;
+  return al;
+}
+
+// The descriptors of one call, destroyed with it.
+struct Descs {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  ~Descs() {
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (op) cublasLtMatmulDescDestroy(op);
+  }
+};
+
+}  // namespace
+
+LtGemm::~LtGemm() {
+  if (workspace_) cudaFree(workspace_);
+  if (handle_) cublasLtDestroy(handle_);
+}
+
+bool LtGemm::run(float* out, int64_t ldo, const void* xb, const void* w, const float* bias, int64_t T, int64_t K,
+                 int64_t N) {
+  const char* what = "linear (cuBLASLt)";
+  if (!handle_) {
+    check_lt(cublasLtCreate(&handle_), what);
+    check_cuda(cudaMalloc(&workspace_, kWorkspaceBytes), "linear: cuBLASLt workspace");
+  }
+  // Column-major view, as in CudaBackend::gemm: out^T [N, T] = W [N, K] (stored as col-major K x N,
+  // transposed) * x^T [K, T]; the bias runs along out^T's rows.
+  Descs d;
+  check_lt(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), what);
+  const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), what);
+  check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), what);
+  if (bias) {
+    const cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_BIAS;
+    check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof(ep)), what);
+    check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), what);
+  }
+  check_lt(cublasLtMatrixLayoutCreate(&d.a, CUDA_R_16BF, uint64_t(K), uint64_t(N), K), what);
+  check_lt(cublasLtMatrixLayoutCreate(&d.b, CUDA_R_16BF, uint64_t(K), uint64_t(T), K), what);
+  check_lt(cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, uint64_t(N), uint64_t(T), ldo), what);
+
+  const Key key{T, K, N, ldo, bias != nullptr, alignment_of(out), alignment_of(xb), alignment_of(w),
+                bias ? alignment_of(bias) : 0};
+  auto it = algos_.find(key);
+  if (it == algos_.end()) {
+    cublasLtMatmulPreference_t pref = nullptr;
+    check_lt(cublasLtMatmulPreferenceCreate(&pref), what);
+    const uint64_t ws = kWorkspaceBytes;
+    const uint32_t al_c = uint32_t(std::get<5>(key)), al_b = uint32_t(std::get<6>(key)),
+                   al_a = uint32_t(std::get<7>(key));
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a));
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b));
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c));
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof(al_c));
+    cublasLtMatmulHeuristicResult_t result{};
+    int count = 0;
+    const cublasStatus_t s =
+        cublasLtMatmulAlgoGetHeuristic(handle_, d.op, d.a, d.b, d.c, d.c, pref, 1, &result, &count);
+    cublasLtMatmulPreferenceDestroy(pref);
+    Choice c;
+    c.found = s == CUBLAS_STATUS_SUCCESS && count > 0;
+    if (c.found) c.algo = result.algo;
+    it = algos_.emplace(key, c).first;
+  }
+  if (!it->second.found) return false;
+  const float one = 1.0f, zero = 0.0f;
+  check_lt(cublasLtMatmul(handle_, d.op, &one, w, d.a, xb, d.b, &zero, out, d.c, out, d.c, &it->second.algo,
+                          workspace_, kWorkspaceBytes, nullptr),
+           what);
+  return true;
+}
+
+}  // namespace hl::cuda
