@@ -148,12 +148,22 @@ void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t*
                           bool binary_layer_mean, cudaStream_t s);
 // --- attention for many queries as matrix products (attention_rows.cu) ---------------------------------
 // A block of queries t0 .. t0 + Tb - 1 of the call against the keys of positions key0 .. key0 + Kn - 1;
-// s: [H, Tb, Kn], row (h, t - t0) = the scores of query t, head h (then its weights, in place).
+// s: [H, Tb, ld], row (h, t - t0) = the scores of query t, head h (then its weights, in place).
 struct RowBlock {
   float* s;
+  float* small;  // null, or laid out as s: the weights split in two TF32 parts, s the larger, small the rest
   int64_t t0, Tb;
   int64_t key0, Kn;
+  int64_t ld;    // row stride of s and the key count the products run over: Kn rounded up (aligned for
+                 // cuBLAS); the keys after Kn are weighted 0
 };
+// Three-pass TF32 (split_tf32 below): x = hi + lo with hi = x rounded to TF32 and lo = (x - hi) rounded to
+// TF32, so that hi*hi' + hi*lo' + lo*hi' carries x*x' to about 2^-21 relative on the tensor cores.
+// For each of `vecs` vectors of D floats, dst (3 D floats a vector) = [hi | lo | hi] (keys) or
+// [hi | hi | lo] (queries), so that one product over 3 D forms the three terms.
+void launch_split_tf32(float* dst, const float* src, int64_t vecs, int D, bool lo_middle, cudaStream_t s);
+// hi[i], lo[i] of src[i] (the values' two parts)
+void launch_split_tf32_pair(float* hi, float* lo, const float* src, int64_t n, cudaStream_t s);
 // kc/vc [n, KVH * D]: the keys/values of positions from .. from + n - 1, contiguous
 void launch_gather_keys(float* kc, float* vc, const AttnArgs& a, int64_t from, int64_t n, cudaStream_t s);
 // the statistics of attention.cu's stats pass, from the score rows
