@@ -1,18 +1,16 @@
-// Attention with the lens, in three passes that never store a T x T matrix:
-//   1. stats: per (query, head) block, the warps walk the visible keys computing scores and keep online
-//      softmax statistics: max m, Z = sum e^(s-m), E = sum e^(s-m)(s-m), the needle's share of Z and the first
-//      maximum. Entropy = log Z - E / Z (nats), needle mass = Z_needle / Z.
-//   2. select: per (query, head) thread, the head's rank among the layer's heads (ties: lower head index).
-//   3. out: per kept (query, head) block, the scores again and sum_j w_j v_j with w_j the manipulated
-//      probability (keep: p; omit: p off the needle; only: p on it; binary: 1 on the needle, then times the
-//      needle mass / visible needle length); disabled heads and null give zeros.
+// Attention with the lens for few queries (decode), in two passes that never store a T x T matrix:
+//   1. per (query, head, split) block over `chunk` consecutive visible keys (plan_key_splits): scores, the
+//      online softmax statistics (max m, Z = sum e^(s-m), E = sum e^(s-m)(s-m), the needle's share of Z, the
+//      first maximum) and, alongside, the block's part of the manipulated output: sum e^(s-m) v over the
+//      keys the manipulation keeps (keep: all; omit: off the needle; only: on it), rescaled whenever m
+//      grows, or for binary the plain sum of the needle's values.
+//   2. per (query, head) block: every head's statistics of the query merged over the splits (entropy =
+//      log Z - E / Z nats, needle mass = Z_needle / Z), the head selection (needs all heads' entropies),
+//      then this head's output: the splits' parts scaled by e^(m_split - m) / Z (binary: by the needle
+//      mass / visible needle length), zeros for a dropped head or null; and the KV ring update.
 // Keys come from the ring-buffer cache for positions before first_pos and from k_new/v_new after.
 // Statistics arrays are [H, T] (head-major): a recording is one block, written to the lens row by row.
-// With few queries (decode: one query, a handful of heads) each (query, head) is split over several blocks
-// of `chunk` consecutive keys (plan_key_splits); the stats pass then writes each block's partial online
-// statistics and one kernel per query combines them and selects the heads (merge_select_k), and the output
-// pass writes partial weighted sums (the weights use the merged m and Z, so partial sums simply add) that a
-// second merge adds up.
+// The select kernel here also serves the matrix-product path (attention_rows.cu) for many queries.
 #include <math_constants.h>
 
 #include <algorithm>
@@ -38,31 +36,7 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// Scores of the keys p + j * kWarps (j < kBatch, those <= last), computed together so that their loads and
-// reductions overlap (a decode step has few blocks and is bound by latency, not bandwidth).
-constexpr int kBatch = 4;
-
-__device__ __forceinline__ void scores(const AttnArgs& a, const float* qr, int64_t p, int64_t last, int64_t koff,
-                                       int lane, float* s) {
-  float acc[kBatch];
-  const float* k[kBatch];
-#pragma unroll
-  for (int j = 0; j < kBatch; ++j) {
-    const int64_t pj = min(p + int64_t(j) * kWarps, last);  // past the end: a valid key, result unused
-    k[j] = key_row(a, a.cache_k, a.k_new, pj) + koff;
-    acc[j] = 0.0f;
-  }
-#pragma unroll
-  for (int i = 0; i < kPerLane; ++i) {
-    const int d = lane + 32 * i;
-    if (d < a.D) {
-#pragma unroll
-      for (int j = 0; j < kBatch; ++j) acc[j] += qr[i] * k[j][d];
-    }
-  }
-#pragma unroll
-  for (int j = 0; j < kBatch; ++j) s[j] = warp_sum(acc[j]) * a.scale;
-}
+constexpr int kBatch = 4;  // keys a warp takes per trip (partials_k)
 
 struct Online {
   float m, z, es, needle, best;
@@ -122,7 +96,28 @@ __device__ __forceinline__ void write_stats(const AttnArgs& a, const AttnStats& 
   store_stats(a, st, t, h, all.m, all.z, all.es, all.needle, all.best_p);
 }
 
-__global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
+// The workspace of the two passes: per (query, head, split) its statistics, then its part of the output.
+struct Parts {
+  Online* on;  // [T * H * splits]
+  float* acc;  // [T * H * splits, D]
+};
+
+__device__ __forceinline__ Parts parts_of(const AttnArgs& a) {
+  Parts p;
+  p.on = static_cast<Online*>(a.workspace);
+  p.acc = reinterpret_cast<float*>(p.on + a.T * a.H * a.splits);
+  return p;
+}
+
+// Whether key j's value enters the output under the manipulation (0 Keep, 1 Omit, 2 Only, 3 Binary, 4 Null).
+__device__ __forceinline__ bool kept_key(int manip, bool in_needle) {
+  return manip == 0 || (manip == 1 && !in_needle) || ((manip == 2 || manip == 3) && in_needle);
+}
+
+// P = values per lane (head_dim <= 32 P). A warp takes kBatch keys at a time and loads their keys and values
+// together before using any, so that a trip costs one memory latency (the values do not wait on the scores).
+template <int P>
+__global__ void __launch_bounds__(kThreads) partials_k(AttnArgs a, int manip) {
   pdl_trigger();
   pdl_wait();
   const int split = int(blockIdx.x % unsigned(a.splits));
@@ -133,36 +128,86 @@ __global__ void __launch_bounds__(kThreads) stats_k(AttnArgs a, AttnStats st) {
   int64_t pos = a.first_pos + t;
   int64_t lo, nb, ne;
   visible_range(a, pos, &lo, &nb, &ne);
-  if (a.splits > 1) {  // this block's keys: [lo + split * chunk, lo + (split + 1) * chunk) within [lo, pos]
-    lo += int64_t(split) * a.chunk;
-    pos = min(pos, lo + a.chunk - 1);
-  }
+  lo += int64_t(split) * a.chunk;  // this block's keys: [lo + split * chunk, lo + (split + 1) * chunk) within [lo, pos]
+  pos = min(pos, lo + a.chunk - 1);
   const float* q = a.q + (t * a.H + h) * a.D;
-  float qr[kPerLane];
+  float qr[P], acc[P];
 #pragma unroll
-  for (int i = 0; i < kPerLane; ++i) qr[i] = lane + 32 * i < a.D ? q[lane + 32 * i] : 0.0f;
+  for (int i = 0; i < P; ++i) {
+    qr[i] = lane + 32 * i < a.D ? q[lane + 32 * i] : 0.0f;
+    acc[i] = 0.0f;
+  }
   const int64_t koff = int64_t(h / (a.H / a.KVH)) * a.D;
+  const bool values = manip != 4;
   Online on;
   on.init();
   for (int64_t p = lo + warp; p <= pos; p += kBatch * kWarps) {
+    float kv[kBatch][P], vv[kBatch][P];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int64_t pj = min(p + int64_t(j) * kWarps, pos);  // past the end: a valid key, result unused
+      const float* k = key_row(a, a.cache_k, a.k_new, pj) + koff;
+      const float* v = key_row(a, a.cache_v, a.v_new, pj) + koff;
+#pragma unroll
+      for (int i = 0; i < P; ++i) {
+        const int d = lane + 32 * i;
+        kv[j][i] = d < a.D ? k[d] : 0.0f;
+        vv[j][i] = values && d < a.D ? v[d] : 0.0f;
+      }
+    }
     float s[kBatch];
-    scores(a, qr, p, pos, koff, lane, s);
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      float dot = 0.0f;
+#pragma unroll
+      for (int i = 0; i < P; ++i) dot += qr[i] * kv[j][i];
+      s[j] = warp_sum(dot) * a.scale;
+    }
 #pragma unroll
     for (int j = 0; j < kBatch; ++j) {
       const int64_t pj = p + int64_t(j) * kWarps;
-      if (pj <= pos) on.add(s[j], pj >= nb && pj < ne, pj);
+      if (pj > pos) continue;  // uniform across the warp
+      const bool in_needle = pj >= nb && pj < ne;
+      float w = 0.0f;  // this key's weight in the part, relative to the warp's running maximum
+      if (manip == 3) {
+        w = in_needle ? 1.0f : 0.0f;
+      } else if (manip != 4) {
+        const bool take = kept_key(manip, in_needle);
+        if (on.z == 0.0f || s[j] > on.m) {  // the maximum moves to s: what is summed so far scales by e^(m - s)
+          const float r = on.z == 0.0f ? 0.0f : expf(on.m - s[j]);
+#pragma unroll
+          for (int i = 0; i < P; ++i) acc[i] *= r;
+          w = take ? 1.0f : 0.0f;
+        } else {
+          w = take ? expf(s[j] - on.m) : 0.0f;
+        }
+      }
+      on.add(s[j], in_needle, pj);
+#pragma unroll
+      for (int i = 0; i < P; ++i) acc[i] += w * vv[j][i];
     }
   }
-  __shared__ Online parts[kWarps];
-  if (lane == 0) parts[warp] = on;
+  __shared__ Online warp_on[kWarps];
+  __shared__ float red[kWarps][kMaxHeadDim];
+  if (lane == 0) warp_on[warp] = on;
+#pragma unroll
+  for (int i = 0; i < P; ++i) {
+    const int d = lane + 32 * i;
+    if (d < a.D) red[warp][d] = acc[i];
+  }
   __syncthreads();
-  if (threadIdx.x != 0) return;
-  Online all = parts[0];
-  for (int w = 1; w < kWarps; ++w) all.merge(parts[w]);
-  if (a.splits > 1)
-    static_cast<Online*>(a.workspace)[blockIdx.x] = all;
-  else
-    write_stats(a, st, t, h, all);
+  Online all = warp_on[0];  // every thread merges the warps in the same order
+  for (int w = 1; w < kWarps; ++w) all.merge(warp_on[w]);
+  const Parts out = parts_of(a);
+  if (threadIdx.x == 0) out.on[blockIdx.x] = all;
+  for (int d = threadIdx.x; d < a.D; d += kThreads) {
+    float sum = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float f = manip == 3 ? 1.0f : (warp_on[w].z == 0.0f ? 0.0f : expf(warp_on[w].m - all.m));
+      sum += f * red[w][d];
+    }
+    out.acc[int64_t(blockIdx.x) * a.D + d] = sum;
+  }
 }
 
 __device__ uint64_t rank_hash(uint64_t seed, int layer, int64_t position, int head) {
@@ -173,22 +218,25 @@ __device__ uint64_t rank_hash(uint64_t seed, int layer, int64_t position, int he
   return x ^ (x >> 31);
 }
 
-// rank: 0 EntropyLow, 1 EntropyHigh, 2 Random, 3 Fixed (HeadRank's order).
-__device__ double rank_key(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t, int h) {
-  if (sel.rank == 0) return double(st.entropy[int64_t(h) * a.T + t]);
-  if (sel.rank == 1) return -double(st.entropy[int64_t(h) * a.T + t]);
-  return double(rank_hash(sel.seed, sel.layer, a.first_pos + t, h) >> 11);
+// rank: 0 EntropyLow, 1 EntropyHigh, 2 Random, 3 Fixed (HeadRank's order); entropy(g): head g's entropy.
+template <class Entropy>
+__device__ double rank_key(const SelectArgs& sel, int64_t position, int h, const Entropy& entropy) {
+  if (sel.rank == 0) return double(entropy(h));
+  if (sel.rank == 1) return -double(entropy(h));
+  return double(rank_hash(sel.seed, sel.layer, position, h) >> 11);
 }
 
-// Whether head h stays for query t: its rank among the layer's heads (ties: lower head index) below keep_k.
-__device__ uint8_t head_kept(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t, int h) {
-  if (sel.keep_k < 0 || sel.keep_k >= a.H) return 1;
+// Whether head h stays for the query at `position`: its rank among the layer's H heads (ties: lower head
+// index) below keep_k.
+template <class Entropy>
+__device__ uint8_t head_kept(int H, const SelectArgs& sel, int64_t position, int h, const Entropy& entropy) {
+  if (sel.keep_k < 0 || sel.keep_k >= H) return 1;
   if (sel.rank == 3) return sel.fixed_mask && sel.fixed_mask[h] ? 1 : 0;
   if (sel.keep_k == 0) return 0;
-  const double kh = rank_key(a, st, sel, t, h);
+  const double kh = rank_key(sel, position, h, entropy);
   int rank = 0;
-  for (int g = 0; g < a.H; ++g) {
-    const double kg = rank_key(a, st, sel, t, g);
+  for (int g = 0; g < H; ++g) {
+    const double kg = rank_key(sel, position, g, entropy);
     rank += (kg < kh || (kg == kh && g < h)) ? 1 : 0;
   }
   return rank < sel.keep_k ? 1 : 0;
@@ -201,7 +249,8 @@ __global__ void select_k(AttnArgs a, AttnStats st, SelectArgs sel, int64_t t_beg
   if (i >= (t_end - t_begin) * a.H) return;
   const int64_t t = t_begin + i / a.H;
   const int h = int(i % a.H);
-  sel.keep[int64_t(h) * a.T + t] = head_kept(a, st, sel, t, h);
+  const auto entropy = [&](int g) { return st.entropy[int64_t(g) * a.T + t]; };
+  sel.keep[int64_t(h) * a.T + t] = head_kept(a.H, sel, a.first_pos + t, h, entropy);
 }
 
 __device__ __forceinline__ Online shfl_down(const Online& v, int by) {
@@ -215,18 +264,27 @@ __device__ __forceinline__ Online shfl_down(const Online& v, int by) {
   return o;
 }
 
-// Split keys, one block per query: warp w combines the partial statistics of heads w, w + warps, ... (lane l
-// merges splits l, l + 32, ... in order, then the lanes pairwise in a fixed tree: a deterministic order; the
-// first maximum is kept by position whatever the order), then, after the barrier, the head selection, which
-// needs every head's statistics of the query. One launch instead of a merge and a selection kernel, and
-// 32 lanes instead of one thread walking the splits.
-__global__ void merge_select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
+// One block per (query, head): warp w merges the splits of heads w, w + warps, ... (lane l merges splits
+// l, l + 32, ... in order, then the lanes pairwise in a fixed tree: a deterministic order; the first maximum
+// is kept by position whatever the order), every head's entropy and mass go to shared memory for the
+// selection, and the block forms its own head's output from the splits' parts. The block of head 0 stores
+// the query's key and value in the ring: every read of the cache was in the first pass.
+__global__ void __launch_bounds__(kThreads) finish_k(AttnArgs a, AttnStats st, SelectArgs sel, int manip,
+                                                     bool layer_mean, float* cache_k, float* cache_v) {
   pdl_trigger();
   pdl_wait();
-  const int64_t t = blockIdx.x;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  for (int h = warp; h < a.H; h += warps) {
-    const Online* part = static_cast<const Online*>(a.workspace) + (t * a.H + h) * a.splits;
+  const int64_t qh = blockIdx.x;
+  const int64_t t = qh / a.H;
+  const int h0 = int(qh % a.H);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  extern __shared__ float shared[];
+  float* entropy_of = shared;       // [H]
+  float* mass_of = shared + a.H;    // [H]
+  float* scale_of = mass_of + a.H;  // [splits]: this head's e^(m_split - m) / Z
+  const Parts parts = parts_of(a);
+  __shared__ float head_m, head_inv_z;
+  for (int h = warp; h < a.H; h += kWarps) {
+    const Online* part = parts.on + (t * a.H + h) * a.splits;
     Online on;
     on.init();
     for (int s = lane; s < a.splits; s += 32) on.merge(part[s]);
@@ -234,95 +292,53 @@ __global__ void merge_select_k(AttnArgs a, AttnStats st, SelectArgs sel) {
       const Online other = shfl_down(on, by);
       if (lane % (2 * by) == 0) on.merge(other);
     }
-    if (lane == 0) write_stats(a, st, t, h, on);
-  }
-  __syncthreads();
-  for (int h = threadIdx.x; h < a.H; h += blockDim.x) sel.keep[int64_t(h) * a.T + t] = head_kept(a, st, sel, t, h);
-}
-
-__global__ void __launch_bounds__(kThreads) out_k(AttnArgs a, AttnStats st, const uint8_t* keep, int manip,
-                                                  bool layer_mean) {
-  pdl_trigger();
-  pdl_wait();
-  const int split = int(blockIdx.x % unsigned(a.splits));
-  const int64_t qh = blockIdx.x / unsigned(a.splits);
-  const int64_t t = qh / a.H;
-  const int h = int(qh % a.H);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  // one split: the output row; several: this block's partial sum in the workspace
-  float* o = a.splits > 1 ? static_cast<float*>(a.workspace) + int64_t(blockIdx.x) * a.D : a.out + qh * a.D;
-  const int64_t at = int64_t(h) * a.T + t;
-  if (manip == 4 || !keep[at]) {
-    for (int d = threadIdx.x; d < a.D; d += kThreads) o[d] = 0.0f;
-    return;
-  }
-  const int64_t pos = a.first_pos + t;
-  int64_t lo, nb, ne;
-  visible_range(a, pos, &lo, &nb, &ne);
-  const int64_t koff = int64_t(h / (a.H / a.KVH)) * a.D;
-  const float m = st.m[at], inv = 1.0f / st.z[at];
-  float qr[kPerLane], acc[kPerLane];
-  const float* q = a.q + (t * a.H + h) * a.D;
-#pragma unroll
-  for (int i = 0; i < kPerLane; ++i) {
-    qr[i] = lane + 32 * i < a.D ? q[lane + 32 * i] : 0.0f;
-    acc[i] = 0.0f;
-  }
-  // Binary needs only the needle's values; the other manipulations walk every visible key.
-  int64_t from = manip == 3 ? nb : lo, to = manip == 3 ? ne : pos + 1;
-  if (a.splits > 1) {
-    from += int64_t(split) * a.chunk;
-    to = min(to, from + a.chunk);
-  }
-  for (int64_t p = from + warp; p < to; p += kBatch * kWarps) {
-    float s[kBatch];
-    if (manip != 3) scores(a, qr, p, to - 1, koff, lane, s);
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      const int64_t pj = p + int64_t(j) * kWarps;
-      const bool in_needle = pj >= nb && pj < ne;
-      // skipped keys: past the end, or off the part a manipulation keeps (uniform across the warp)
-      if (pj >= to || (manip == 1 && in_needle) || (manip == 2 && !in_needle)) continue;
-      const float w = manip == 3 ? 1.0f : expf(s[j] - m) * inv;
-      const float* v = key_row(a, a.cache_v, a.v_new, pj) + koff;
-#pragma unroll
-      for (int i = 0; i < kPerLane; ++i) {
-        const int d = lane + 32 * i;
-        if (d < a.D) acc[i] += w * v[d];
+    if (lane == 0) {
+      entropy_of[h] = fmaxf(0.0f, logf(on.z) - on.es / on.z);  // as store_stats
+      mass_of[h] = on.needle / on.z;
+      if (h == h0) {
+        write_stats(a, st, t, h, on);
+        head_m = on.m;
+        head_inv_z = 1.0f / on.z;
       }
     }
   }
-  __shared__ float red[kWarps][kMaxHeadDim];
-#pragma unroll
-  for (int i = 0; i < kPerLane; ++i) {
-    const int d = lane + 32 * i;
-    if (d < a.D) red[warp][d] = acc[i];
-  }
   __syncthreads();
-  const float c = a.splits > 1 ? 1.0f : out_factor(a, st, t, h, manip, layer_mean);
+  const Online* mine = parts.on + qh * a.splits;
+  for (int s = threadIdx.x; s < a.splits; s += kThreads)
+    scale_of[s] = mine[s].z == 0.0f ? 0.0f : expf(mine[s].m - head_m) * head_inv_z;
+  const auto entropy = [&](int g) { return entropy_of[g]; };
+  const uint8_t keep = head_kept(a.H, sel, a.first_pos + t, h0, entropy);
+  if (threadIdx.x == 0) sel.keep[int64_t(h0) * a.T + t] = keep;
+  __syncthreads();
+  float c = 1.0f;  // binary: the needle mass (or the layer's mean) over the visible needle length
+  if (manip == 3) {
+    float mass = mass_of[h0];
+    if (layer_mean) {
+      mass = 0.0f;
+      for (int g = 0; g < a.H; ++g) mass += mass_of[g];
+      mass /= float(a.H);
+    }
+    int64_t lo, nb, ne;
+    visible_range(a, a.first_pos + t, &lo, &nb, &ne);
+    const int64_t vis = max(int64_t(0), ne - nb);
+    c = vis > 0 ? mass / float(vis) : 0.0f;
+  }
+  float* o = a.out + qh * a.D;
+  const float* acc = parts.acc + qh * a.splits * a.D;
   for (int d = threadIdx.x; d < a.D; d += kThreads) {
     float sum = 0.0f;
-    for (int w = 0; w < kWarps; ++w) sum += red[w][d];
-    o[d] = manip == 3 ? c * sum : sum;
-  }
-}
-
-// One block per (query, head): the splits' partial sums added in key order (zeros for dropped heads and
-// null, which every split wrote).
-__global__ void out_merge_k(AttnArgs a, AttnStats st, int manip, bool layer_mean) {
-  pdl_trigger();
-  pdl_wait();
-  const int64_t qh = blockIdx.x;
-  const int64_t t = qh / a.H;
-  const int h = int(qh % a.H);
-  const float* part = static_cast<const float*>(a.workspace) + qh * a.splits * a.D;
-  const float c = out_factor(a, st, t, h, manip, layer_mean);
-  float* o = a.out + qh * a.D;
-  for (int d = threadIdx.x; d < a.D; d += blockDim.x) {
-    float sum = 0.0f;
-#pragma unroll 16
-    for (int s = 0; s < a.splits; ++s) sum += part[int64_t(s) * a.D + d];  // unrolled: the loads go out together
+    if (keep && manip != 4) {
+#pragma unroll 8
+      for (int s = 0; s < a.splits; ++s) sum += (manip == 3 ? 1.0f : scale_of[s]) * acc[int64_t(s) * a.D + d];
+    }
     o[d] = c * sum;
+  }
+  if (h0 == 0 && t >= a.T - a.capacity) {
+    const int64_t row = int64_t(a.KVH) * a.D, slot = (a.first_pos + t) % a.capacity;
+    for (int64_t e = threadIdx.x; e < row; e += kThreads) {
+      cache_k[slot * row + e] = a.k_new[t * row + e];
+      cache_v[slot * row + e] = a.v_new[t * row + e];
+    }
   }
 }
 
@@ -342,52 +358,43 @@ __global__ void store_kv_k(float* ck, float* cv, const float* kn, const float* v
 }  // namespace
 
 size_t plan_key_splits(AttnArgs& a, int multiprocessors) {
-  a.splits = 1;
-  a.chunk = 0;
-  a.workspace = nullptr;
   const int64_t blocks = a.T * a.H;
   // keys the longest-seeing query of the call walks
   const int64_t last = a.first_pos + a.T - 1;
-  const int64_t keys = a.window > 0 ? std::min<int64_t>(a.window, last + 1) : last + 1;
+  const int64_t keys = std::max<int64_t>(1, a.window > 0 ? std::min<int64_t>(a.window, last + 1) : last + 1);
   // Blocks enough for several per SM: a decode step's (query, head) pairs are few, and a block walking fewer
   // keys makes fewer dependent trips to memory (the 2B shape: 10 heads x 64 splits of 32 keys, one pass of
-  // the block's warps, instead of 27 splits of 76 keys).
+  // the block's warps).
   const int64_t target = 8 * int64_t(std::max(multiprocessors, 1));
-  if (blocks <= 0 || blocks >= target || keys < 2 * kBatch * kWarps) return 0;
   const int64_t min_chunk = kBatch * kWarps;  // one pass of the block's warps
-  int64_t splits = std::min<int64_t>((target + blocks - 1) / blocks, (keys + min_chunk - 1) / min_chunk);
-  if (splits <= 1) return 0;
+  const int64_t splits = std::max<int64_t>(
+      1, std::min<int64_t>((target + blocks - 1) / std::max<int64_t>(blocks, 1), (keys + min_chunk - 1) / min_chunk));
   a.chunk = (keys + splits - 1) / splits;
   a.splits = int((keys + a.chunk - 1) / a.chunk);
-  if (a.splits <= 1) {
-    a.splits = 1;
-    a.chunk = 0;
-    return 0;
-  }
-  const size_t per = std::max(sizeof(Online), size_t(a.D) * sizeof(float));
-  return size_t(blocks) * size_t(a.splits) * per;
+  return size_t(std::max<int64_t>(blocks, 1)) * size_t(a.splits) * (sizeof(Online) + size_t(a.D) * sizeof(float));
 }
 
-void launch_attention_stats_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s) {
+void launch_attention_decode(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int manipulation,
+                             bool binary_layer_mean, float* cache_k, float* cache_v, cudaStream_t s) {
   if (a.T <= 0) return;
-  launch_pdl(stats_k, unsigned(a.T * a.H * a.splits), kThreads, s, a, st);
-  if (a.splits > 1)
-    launch_pdl(merge_select_k, unsigned(a.T), 32 * std::min(a.H, 16), s, a, st, sel);
+  const unsigned blocks = unsigned(a.T * a.H * a.splits);
+  if (a.D <= 64)
+    launch_pdl(partials_k<2>, blocks, kThreads, s, a, manipulation);
+  else if (a.D <= 128)
+    launch_pdl(partials_k<4>, blocks, kThreads, s, a, manipulation);
+  else if (a.D <= 256)
+    launch_pdl(partials_k<8>, blocks, kThreads, s, a, manipulation);
   else
-    launch_head_select(a, st, sel, 0, a.T, s);
+    launch_pdl(partials_k<kPerLane>, blocks, kThreads, s, a, manipulation);
+  const size_t shared = (2 * size_t(a.H) + size_t(a.splits)) * sizeof(float);
+  launch_pdl_shared(finish_k, unsigned(a.T * a.H), kThreads, shared, s, a, st, sel, manipulation, binary_layer_mean,
+                    cache_k, cache_v);
 }
 
 void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t_begin, int64_t t_end,
                         cudaStream_t s) {
   const int64_t n = (t_end - t_begin) * a.H;
   if (n > 0) launch_pdl(select_k, blocks_for(n, 128), 128, s, a, st, sel, t_begin, t_end);
-}
-
-void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,
-                          bool binary_layer_mean, cudaStream_t s) {
-  if (a.T <= 0) return;
-  launch_pdl(out_k, unsigned(a.T * a.H * a.splits), kThreads, s, a, st, keep, manipulation, binary_layer_mean);
-  if (a.splits > 1) launch_pdl(out_merge_k, unsigned(a.T * a.H), 256, s, a, st, manipulation, binary_layer_mean);
 }
 
 void launch_store_kv(float* cache_k, float* cache_v, const float* k_new, const float* v_new, int64_t T,

@@ -1,8 +1,8 @@
-// CudaBackend::attention: argument checks as the CPU's; then, for few queries (decode), the three passes of
-// attention.cu (statistics, head selection, outputs; each split over key chunks when there are too few
-// queries to fill the GPU, see plan_key_splits), for many (prefill) the matrix-product path of
-// cuda_attention_products.cpp; then the KV ring update and the lens's recordings queued for the host
-// (they arrive at the next to_host or finish).
+// CudaBackend::attention: argument checks as the CPU's; then, for few queries (decode), the two passes of
+// attention.cu (per key chunk: statistics and partial outputs; per query and head: merge, head selection,
+// output, KV ring update), for many (prefill) the matrix-product path of cuda_attention_products.cpp and
+// then the KV ring update; the lens's recordings are queued for the host (they arrive at the next to_host
+// or finish).
 // Selection needs every head's complete entropy before any output is formed, which is why the passes are
 // separate kernels and not one.
 #include <algorithm>
@@ -81,6 +81,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
   a.span_begin = needs_span ? L.span_begin : 0;
   a.span_end = needs_span ? L.span_end : 0;
 
+  bool stored = false;  // the decode kernels store the keys and values themselves
   if (T > 0) {
     // Statistics: m, z, entropy, mass (F32) then top1, visible (I32), then keep (U8), each [H, T]; in the
     // recordings' arena when the lens records any of them (record_staging.hpp), else in scratch memory.
@@ -118,15 +119,12 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
     if (T >= kProductMinQueries) {
       attention_products(a, st, sel, int(L.manipulation), L.binary_layer_mean);
     } else {
-      Tensor workspace;
-      if (const size_t bytes = plan_key_splits(a, multiprocessors_)) {
-        workspace = scratch(DType::U8, {int64_t(bytes)});
-        a.workspace = workspace.raw();
-      }
-      launch_attention_stats_select(a, st, sel, nullptr);
+      Tensor workspace = scratch(DType::U8, {int64_t(plan_key_splits(a, multiprocessors_))});
+      a.workspace = workspace.raw();
+      launch_attention_decode(a, st, sel, int(L.manipulation), L.binary_layer_mean, cache.k.data<float>(),
+                              cache.v.data<float>(), nullptr);
       check_launch(op);
-      launch_attention_out(a, st, keep, int(L.manipulation), L.binary_layer_mean, nullptr);
-      check_launch(op);
+      stored = true;
     }
 
     // queued: they reach the host at the next to_host or finish (record_staging.hpp)
@@ -135,9 +133,11 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k_new, c
     if (L.top1) records_.queue_arena(L.top1, L.stride, st.top1, H, T, sizeof(int32_t));
     if (L.kept) records_.queue_arena(L.kept, L.stride, keep, H, T, sizeof(uint8_t));
   }
-  launch_store_kv(cache.k.data<float>(), cache.v.data<float>(), k_new.data<float>(), v_new.data<float>(), T, first_pos,
-                  cache.capacity, row, nullptr);
-  check_launch(op);
+  if (!stored) {
+    launch_store_kv(cache.k.data<float>(), cache.v.data<float>(), k_new.data<float>(), v_new.data<float>(), T,
+                    first_pos, cache.capacity, row, nullptr);
+    check_launch(op);
+  }
   cache.length = first_pos + T;
 }
 

@@ -106,15 +106,14 @@ struct AttnArgs {
   int H, KVH, D;
   float scale;
   int64_t span_begin, span_end;  // needle [begin, end); empty when no span is needed
-  // Key splitting (set by plan_key_splits): each (query, head) is `splits` blocks of `chunk` keys each when
-  // there are too few queries to fill the GPU (decode); their partial results go to the workspace and a
-  // merge kernel combines them. splits == 1: one block per (query, head), no workspace.
+  // Decode (plan_key_splits): each (query, head) is `splits` blocks of `chunk` consecutive keys, whose
+  // partial statistics and outputs go to the workspace for the second pass to combine.
   int splits;
   int64_t chunk;
   void* workspace;
 };
 
-// Chooses a.splits and a.chunk for the call; returns the workspace bytes the passes need (0 for one split).
+// Chooses a.splits and a.chunk for a decode call; returns the workspace bytes its two passes need.
 size_t plan_key_splits(AttnArgs& a, int multiprocessors);
 
 // Per (query, head) statistics of the unmanipulated probabilities; [T, H] each.
@@ -136,16 +135,15 @@ struct SelectArgs {
   uint8_t* keep;              // [T, H]
 };
 
-// scores, softmax statistics and the lens's measurements, then the head selection (launch_head_select's
-// rules, fused with the merge of the splits when the keys are split)
-void launch_attention_stats_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, cudaStream_t s);
+// Attention for few queries (attention.cu's two passes, a.workspace as planned): statistics, head selection
+// (sel.keep), outputs (manipulation 0..4 = Keep, Omit, Only, Binary, Null; binary_layer_mean as in the lens),
+// and the call's keys and values stored into the ring (cache_k/cache_v, a.cache_k/a.cache_v writable).
+void launch_attention_decode(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int manipulation,
+                             bool binary_layer_mean, float* cache_k, float* cache_v, cudaStream_t s);
 // per-token head selection (ties: lower head index), same rules as lens/head_selection.hpp, for the call's
 // queries t_begin .. t_end - 1
 void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs& sel, int64_t t_begin, int64_t t_end,
                         cudaStream_t s);
-// outputs: manipulation 0..4 = Keep, Omit, Only, Binary, Null; binary_layer_mean as in the lens
-void launch_attention_out(const AttnArgs& a, const AttnStats& st, const uint8_t* keep, int manipulation,
-                          bool binary_layer_mean, cudaStream_t s);
 // --- attention for many queries as matrix products (attention_rows.cu) ---------------------------------
 // A block of queries t0 .. t0 + Tb - 1 of the call against the keys of positions key0 .. key0 + Kn - 1;
 // s: [H, Tb, ld], row (h, t - t0) = the scores of query t, head h (then its weights, in place).

@@ -33,16 +33,18 @@ __device__ __forceinline__ void prefetch_l2(const void* p) {
 #endif
 }
 
+// With `shared` bytes of dynamic shared memory.
 template <class... KernelArgs, class... Args>
-void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream_t s, Args... args) {
+void launch_pdl_shared(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t shared, cudaStream_t s,
+                       Args... args) {
   if (!pdl_enabled()) {
-    kernel<<<grid, block, 0, s>>>(args...);
+    kernel<<<grid, block, shared, s>>>(args...);
     return;
   }
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = block;
-  cfg.dynamicSmemBytes = 0;
+  cfg.dynamicSmemBytes = shared;
   cfg.stream = s;
   cudaLaunchAttribute attr{};
   attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -50,6 +52,11 @@ void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream
   cfg.attrs = &attr;
   cfg.numAttrs = 1;
   cudaLaunchKernelEx(&cfg, kernel, args...);  // errors surface at the caller's check_launch
+}
+
+template <class... KernelArgs, class... Args>
+void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream_t s, Args... args) {
+  launch_pdl_shared(kernel, grid, block, 0, s, args...);
 }
 #endif
 
