@@ -1,5 +1,7 @@
 #include "hybridlens/backend/backend.hpp"
 
+#include <vector>
+
 namespace hl {
 
 void Backend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
@@ -8,6 +10,27 @@ void Backend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, c
   linear(out, x, w_gate, b_gate);
   linear(up, x, w_up, b_up);
   activation_mul(out, out, up, act);
+}
+
+void Backend::rglru_block(Tensor& out, const Tensor& y, const Tensor& x, const Tensor& w_x, const Tensor& b_x,
+                          const Tensor& w_a, const Tensor& b_a, const Tensor& recurrent_param,
+                          std::span<const LruState> states, Activation act) {
+  HL_CHECK(x.defined() && x.ndim() == 2, "rglru_block: x must be a 2-D tensor");
+  const int64_t R = x.dim(0), B = int64_t(states.size());
+  HL_CHECK(B > 0 && R % B == 0, "rglru_block: ", R, " rows cannot be split over ", B, " states");
+  const int64_t T = R / B;
+  Tensor gx = empty(DType::F32, x.shape()), ga = empty(DType::F32, x.shape());
+  const LinearPart gates[] = {{&gx, &w_x, &b_x}, {&ga, &w_a, &b_a}};
+  block_diag_parts(x, gates);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t r0 = b * T, r1 = r0 + T;
+    std::vector<int64_t> positions(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) positions[size_t(t)] = states[size_t(b)].first_pos + t;
+    Tensor out_b = out.rows(r0, r1);
+    rglru_scan(out_b, x.rows(r0, r1), gx.rows(r0, r1), ga.rows(r0, r1), recurrent_param, positions,
+               *states[size_t(b)].h);
+  }
+  activation_mul(out, y, out, act);
 }
 
 void Backend::linear_parts(const Tensor& x, std::span<const LinearPart> parts) {

@@ -122,6 +122,21 @@ class Backend {
   //   h = (position == 0 ? 0 : a * h) + mult * gx * x; out = h
   virtual void rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
                           const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) = 0;
+  // The RG-LRU block between RecurrentGemma's input products and its output product. x: F32 [R, C] (the
+  // conv's output), y: F32 [R, C] (the other branch), out: F32 [R, C]; the states run side by side, state b
+  // owning rows [b T, (b + 1) T) with T = R / states.size(), its positions first_pos, first_pos + 1, ... and
+  // its RG-LRU state *h (F32 [C], updated):
+  //   gx = block_diag_linear(x, w_x, b_x); ga = block_diag_linear(x, w_a, b_a);
+  //   out rows of state b = rglru_scan(x, gx, ga, recurrent_param, positions, *h); out = act(y) * out.
+  // By default exactly those operations (backend.cpp); CUDA does a decode step (one row per state) in one
+  // launch.
+  struct LruState {
+    Tensor* h;
+    int64_t first_pos;
+  };
+  virtual void rglru_block(Tensor& out, const Tensor& y, const Tensor& x, const Tensor& w_x, const Tensor& b_x,
+                           const Tensor& w_a, const Tensor& b_a, const Tensor& recurrent_param,
+                           std::span<const LruState> states, Activation act);
   // Rotary embedding on the first rot_dims of each head (rotate-half pairing within that part), in place.
   // x: F32 [T, heads * head_dim]; token t has position first_pos + t. inv_freq[i] = theta^(-2i / rot_dims).
   virtual void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) = 0;

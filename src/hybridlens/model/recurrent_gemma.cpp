@@ -96,31 +96,22 @@ class RecurrentGemma final : public LayerStackModel {
     Tensor y = be_.empty(DType::F32, {R, L});
     Tensor u = be_.empty(DType::F32, {R, L});
     Tensor conv = be_.empty(DType::F32, {R, L});
-    Tensor gx = be_.empty(DType::F32, {R, L});
-    Tensor ga = be_.empty(DType::F32, {R, L});
     const Backend::LinearPart yx[] = {
         {&y, &W(i, "temporal_block.linear_y.weight"), &W(i, "temporal_block.linear_y.bias")},
         {&u, &W(i, "temporal_block.linear_x.weight"), &W(i, "temporal_block.linear_x.bias")}};
     be_.linear_parts(h, yx);
+    std::vector<Backend::LruState> lru;
     for (size_t b = 0; b < sts.size(); ++b) {
       Tensor conv_b = conv.rows(int64_t(b) * T, int64_t(b + 1) * T);
       be_.conv1d_causal(conv_b, u.rows(int64_t(b) * T, int64_t(b + 1) * T), W(i, "temporal_block.conv_1d.weight"),
                         W(i, "temporal_block.conv_1d.bias"), sts[b]->layers[size_t(i)].conv);
+      lru.push_back({&sts[b]->layers[size_t(i)].rec, sts[b]->position});
     }
-    const Backend::LinearPart gates[] = {
-        {&gx, &W(i, "temporal_block.rg_lru.input_gate_weight"), &W(i, "temporal_block.rg_lru.input_gate_bias")},
-        {&ga, &W(i, "temporal_block.rg_lru.recurrent_gate_weight"),
-         &W(i, "temporal_block.rg_lru.recurrent_gate_bias")}};
-    be_.block_diag_parts(conv, gates);
-    for (size_t b = 0; b < sts.size(); ++b) {
-      const int64_t r0 = int64_t(b) * T, r1 = r0 + T, first = sts[b]->position;
-      std::vector<int64_t> positions(static_cast<size_t>(T));
-      for (int64_t t = 0; t < T; ++t) positions[size_t(t)] = first + t;
-      Tensor u_b = u.rows(r0, r1);
-      be_.rglru_scan(u_b, conv.rows(r0, r1), gx.rows(r0, r1), ga.rows(r0, r1),
-                     W(i, "temporal_block.rg_lru.recurrent_param"), positions, sts[b]->layers[size_t(i)].rec);
-    }
-    be_.activation_mul(u, y, u, Activation::GeluTanh);  // gelu(y branch) * rg_lru output
+    // u = gelu(y branch) * RG-LRU output
+    be_.rglru_block(u, y, conv, W(i, "temporal_block.rg_lru.input_gate_weight"),
+                    W(i, "temporal_block.rg_lru.input_gate_bias"), W(i, "temporal_block.rg_lru.recurrent_gate_weight"),
+                    W(i, "temporal_block.rg_lru.recurrent_gate_bias"), W(i, "temporal_block.rg_lru.recurrent_param"), lru,
+                    Activation::GeluTanh);
     be_.linear(out, u, W(i, "temporal_block.linear_out.weight"), W(i, "temporal_block.linear_out.bias"));
   }
 

@@ -57,6 +57,9 @@ class CudaBackend final : public Backend {
   void conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& state) override;
   void rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Tensor& gate_a_pre,
                   const Tensor& recurrent_param, const std::vector<int64_t>& positions, Tensor& h) override;
+  void rglru_block(Tensor& out, const Tensor& y, const Tensor& x, const Tensor& w_x, const Tensor& b_x, const Tensor& w_a,
+                   const Tensor& b_a, const Tensor& recurrent_param, std::span<const LruState> states,
+                   Activation act) override;
   void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) override;
 
   void selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log, const Tensor& B,

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/lru_math.cuh"
 #include "hybridlens/backend/cuda/pdl.cuh"
 
 namespace hl::cuda {
@@ -299,25 +300,18 @@ __global__ void __launch_bounds__(kWarps * 32) block_diag_k(float* out, const fl
 }
 
 // The same with 16-byte weight loads (bw a multiple of 8): a CUDA block takes a group of G <= 64 output
-// columns of one diagonal block; each thread owns 8 adjacent columns and every (256 / (G / 8))-th input row,
-// so one pass issues all of a thread's loads at once (the 2B shape's gates: 40 blocks of 32 KB, about one
-// trip to memory; the one-lane-per-column kernel above needed 32 dependent 2-byte loads per warp).
+// columns of one diagonal block (bd_group); each thread owns 8 adjacent columns and every (256 / (G / 8))-th
+// input row, so a few passes issue all of a thread's loads (the 2B shape's gates: 80 blocks of 16 KB each;
+// the one-lane-per-column kernel above needed 32 dependent 2-byte loads per warp).
 constexpr int kBdVecCols = 64;
 
-__global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(BlockDiagParts p, const float* x, WDt dt, WDt bdt,
-                                                                int T, int64_t blocks, int64_t bw, int64_t G) {
-  pdl_trigger();
-  pdl_wait();
-  const int64_t groups = bw / G, per_part = blocks * groups;
-  const int part = int(blockIdx.x / per_part);
-  const int64_t local = blockIdx.x % per_part;
-  float* out = p.out[part];
-  const void* w = p.w[part];
-  const void* b = p.bias[part];
-  const int64_t h = local / groups, j0 = (local % groups) * G;
+// The G columns j0 .. j0 + G - 1 of diagonal block h for rows t < T, into res[t * G + j] (shared memory, ready
+// after the call's last barrier): bias + sum_i x[t, h bw + i] W[h, i, j0 + j]. red: kWarps * 32 * 8 floats of
+// shared memory.
+__device__ void bd_columns(const void* w, const void* b, WDt dt, WDt bdt, const float* x, int T, int64_t C, int64_t h,
+                           int64_t bw, int64_t j0, int64_t G, float* red, float* res) {
   const int per_row = int(G / 8), rows_par = (kWarps * 32) / per_row;
   const int tid = threadIdx.x, r0 = tid / per_row, c8 = (tid % per_row) * 8;
-  const int64_t C = blocks * bw;
   float acc[kGemvMaxRows][8];
 #pragma unroll
   for (int t = 0; t < kGemvMaxRows; ++t)
@@ -340,7 +334,6 @@ __global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(BlockDiagParts p
     }
   }
   // partial sums of the rows_par row classes, added in class order for each column (deterministic)
-  __shared__ float red[kWarps * 32 * 8];
 #pragma unroll
   for (int t = 0; t < kGemvMaxRows; ++t) {
     if (t >= T) break;
@@ -351,10 +344,47 @@ __global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(BlockDiagParts p
     if (tid < G) {
       float sum = 0.0f;
       for (int r = 0; r < rows_par; ++r) sum += red[r * G + tid];
-      const int64_t j = j0 + tid;
-      out[int64_t(t) * C + h * bw + j] = sum + (b ? ldw(b, bdt, h * bw + j) : 0.0f);
+      res[t * G + tid] = sum + (b ? ldw(b, bdt, h * bw + j0 + tid) : 0.0f);
     }
     __syncthreads();
+  }
+}
+
+__global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(BlockDiagParts p, const float* x, WDt dt, WDt bdt,
+                                                                int T, int64_t blocks, int64_t bw, int64_t G) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t groups = bw / G, per_part = blocks * groups;
+  const int part = int(blockIdx.x / per_part);
+  const int64_t local = blockIdx.x % per_part;
+  const int64_t h = local / groups, j0 = (local % groups) * G, C = blocks * bw;
+  __shared__ float red[kWarps * 32 * 8];
+  __shared__ float res[kGemvMaxRows * kBdVecCols];
+  bd_columns(p.w[part], p.bias[part], dt, bdt, x, T, C, h, bw, j0, G, red, res);
+  if (threadIdx.x < G)
+    for (int t = 0; t < T; ++t) p.out[part][int64_t(t) * C + h * bw + j0 + threadIdx.x] = res[t * G + threadIdx.x];
+}
+
+// The RG-LRU block of a decode step (Backend::rglru_block): both gates of the block's G channels, then per row
+// (one per state) the recurrence and out = act(y) * h', all as the separate kernels compute them.
+__global__ void __launch_bounds__(kWarps * 32) rglru_block_k(RglruBlockArgs p, const float* x, WDt dt, WDt bdt,
+                                                             int T, int64_t blocks, int64_t bw, int64_t G) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t groups = bw / G, h = blockIdx.x / groups, j0 = (blockIdx.x % groups) * G, C = blocks * bw;
+  __shared__ float red[kWarps * 32 * 8];
+  __shared__ float gate_x[kGemvMaxRows * kBdVecCols], gate_a[kGemvMaxRows * kBdVecCols];
+  bd_columns(p.w_x, p.b_x, dt, bdt, x, T, C, h, bw, j0, G, red, gate_x);
+  bd_columns(p.w_a, p.b_a, dt, bdt, x, T, C, h, bw, j0, G, red, gate_a);
+  if (threadIdx.x >= G) return;
+  const int64_t c = h * bw + j0 + threadIdx.x;
+  const float sp = softplus_f(ldw(p.rp, p.rdt, c));
+  for (int t = 0; t < T; ++t) {
+    const int64_t i = int64_t(t) * C + c;
+    const LruStep st = lru_coeffs(x[i], gate_x[t * G + threadIdx.x], gate_a[t * G + threadIdx.x], sp, p.pos[t] == 0);
+    const float hn = st.a * p.h[t][c] + st.b;
+    p.h[t][c] = hn;
+    p.out[i] = act_f(p.y[i], p.act) * hn;
   }
 }
 
@@ -371,6 +401,13 @@ unsigned gemv_blocks(int64_t columns, int S) {
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// Output columns per block of the 16-byte block-diagonal kernels: 32 where the width allows (the 2B gates: 80
+// blocks a gate, each thread two trips; rglru_block_k runs its two gates one after the other), else up to 64.
+// One rule for both kernels, so that they sum in the same order and agree bit for bit.
+int64_t bd_group(int64_t bw) {
+  return bw % (kBdVecCols / 2) == 0 ? kBdVecCols / 2 : (bw < kBdVecCols ? bw : kBdVecCols);
+}
 
 }  // namespace
 
@@ -418,13 +455,24 @@ void launch_gated_gemv(float* out, const float* x, const void* wg, const void* b
 
 bool launch_block_diag_parts(const BlockDiagParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
                              int64_t bw, cudaStream_t s) {
-  const int64_t G = bw < kBdVecCols ? bw : kBdVecCols;
+  const int64_t G = bd_group(bw);
   bool vec = bw > 0 && bw % 8 == 0 && bw % G == 0 && parts.count > 0 && parts.count <= kMaxGemvParts;
   for (int i = 0; i < parts.count && vec; ++i) vec = aligned16(parts.w[i]);
   if (!vec) return false;
   if (T > 0 && blocks > 0)
     launch_pdl(block_diag_vec_k, unsigned(parts.count * blocks * (bw / G)), kWarps * 32, s, parts, x, dt, bdt, int(T),
                blocks, bw, G);
+  return true;
+}
+
+bool launch_rglru_block(const RglruBlockArgs& args, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
+                        int64_t bw, cudaStream_t s) {
+  const int64_t G = bd_group(bw);
+  if (!(bw > 0 && bw % 8 == 0 && bw % G == 0 && T > 0 && T <= kGemvMaxRows && aligned16(args.w_x) &&
+        aligned16(args.w_a)))
+    return false;
+  if (blocks > 0) launch_pdl(rglru_block_k, unsigned(blocks * (bw / G)), kWarps * 32, s, args, x, dt, bdt, int(T),
+                             blocks, bw, G);
   return true;
 }
 

@@ -78,6 +78,23 @@ struct BlockDiagParts {
 bool launch_block_diag_parts(const BlockDiagParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
                              int64_t bw, cudaStream_t s);
 
+// The RG-LRU block of a decode step, T rows (one per state, T <= kGemvMaxRows) in one launch: gates from the
+// block-diagonal products of x (w_x, w_a [blocks, bw, bw] stored (in, out), biases [blocks, bw] or null, one
+// dtype each), then per row t h' = a h[t] + b (rglru_scan's step at position pos[t]) and
+// out[t] = act(y[t]) * h'. Returns false, launching nothing, for widths or alignments the kernel does not take.
+struct RglruBlockArgs {
+  float* out;
+  const float* y;
+  const void *w_x, *b_x, *w_a, *b_a;
+  const void* rp;  // recurrent_param [C]
+  WDt rdt;
+  float* h[kGemvMaxRows];
+  int64_t pos[kGemvMaxRows];
+  Act act;
+};
+bool launch_rglru_block(const RglruBlockArgs& args, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
+                        int64_t bw, cudaStream_t s);
+
 // --- sequence operations (sequence.cu) ---------------------------------------------------------------
 void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
                    int64_t T, int64_t C, int64_t width, cudaStream_t s);

@@ -2,6 +2,7 @@
 // channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (16 lanes
 // per channel sharing the state dimension).
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/lru_math.cuh"
 #include "hybridlens/backend/cuda/pdl.cuh"
 
 namespace hl::cuda {
@@ -57,27 +58,14 @@ __global__ void conv1d_few_k(float* out, const float* x, const void* w, WDt dt, 
   conv_shift_state(state, x, T, c, C, width - 1);
 }
 
-// One RG-LRU step: the decay a (0 at a reset: the state restarts) and the input term b, h' = a h + b.
-struct LruStep {
-  float a, b;
-};
-
 // Step t restarts the state when its position is 0.
 __device__ __forceinline__ bool lru_reset(const int64_t* positions, int64_t pos0, int64_t t) {
   return (positions ? positions[t] : pos0 + t) == 0;
 }
 
-// log of the decay a from the recurrent gate's pre-activation; sp = softplus(recurrent_param).
-__device__ __forceinline__ float lru_log_decay(float gate_a_pre, float sp) {
-  return (-8.0f * sigmoid_f(gate_a_pre)) * sp;
-}
-
 __device__ __forceinline__ LruStep lru_step(const float* x, const float* gxp, const float* gap, float sp,
                                             const int64_t* positions, int64_t pos0, int64_t t, int64_t i) {
-  const float log_a = lru_log_decay(gap[i], sp);
-  const float xg = x[i] * sigmoid_f(gxp[i]);
-  if (lru_reset(positions, pos0, t)) return {0.0f, xg};
-  return {expf(log_a), xg * sqrtf(-expm1f(log_a + log_a))};
+  return lru_coeffs(x[i], gxp[i], gap[i], sp, lru_reset(positions, pos0, t));
 }
 
 // Few steps (decode): one thread per channel walking time from the carried state.
