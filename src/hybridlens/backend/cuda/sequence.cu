@@ -39,6 +39,46 @@ __global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, cons
   HL_GRID_STRIDE(i, T * C) out[i] = conv_at(x, w, dt, bias, bdt, state, i / C, i % C, C, width);
 }
 
+// Many steps (prefill), kernel widths up to kConvMaxWidth: a thread walks kConvSteps steps of one channel
+// with the weights and the last width inputs in registers, so each input is loaded once and no thread
+// divides an index (conv1d_k's grid-stride loop did both per output). Same arithmetic as conv_at.
+constexpr int kConvMaxWidth = 8;
+constexpr int kConvSteps = 16;
+
+__global__ void conv1d_steps_k(float* __restrict__ out, const float* __restrict__ x, const void* w, WDt dt,
+                               const void* bias, WDt bdt, const float* __restrict__ state, int64_t T, int64_t C,
+                               int width) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t t0 = int64_t(blockIdx.y) * kConvSteps;
+  if (c >= C) return;
+  const int hist = width - 1;
+  float wv[kConvMaxWidth], win[kConvMaxWidth];
+#pragma unroll
+  for (int j = 0; j < kConvMaxWidth; ++j) {
+    wv[j] = j < width ? ldw(w, dt, c * width + j) : 0.0f;
+    const int64_t src = t0 - hist + j;  // the inputs before t0
+    win[j] = j >= hist ? 0.0f : (src >= 0 ? x[src * C + c] : state[(hist + src) * C + c]);
+  }
+  const float b = bias ? ldw(bias, bdt, c) : 0.0f;
+  const int64_t t1 = min(T, t0 + kConvSteps);
+  for (int64_t t = t0; t < t1; ++t) {
+#pragma unroll
+    for (int j = 0; j < kConvMaxWidth; ++j)
+      if (j == hist) win[j] = x[t * C + c];
+    float acc = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kConvMaxWidth; ++j)
+      if (j < width) acc += wv[j] * win[j];
+    if (bias) acc += b;
+    out[t * C + c] = acc;
+#pragma unroll
+    for (int j = 0; j + 1 < kConvMaxWidth; ++j)
+      if (j < hist) win[j] = win[j + 1];
+  }
+}
+
 __global__ void conv1d_state_k(float* state, const float* x, int64_t T, int64_t C, int64_t hist) {
   pdl_trigger();
   pdl_wait();
@@ -201,7 +241,11 @@ void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void
     launch_pdl(conv1d_few_k, blocks_for(C, 128), 128, s, out, x, w, dt, bias, bdt, state, T, C, width);
     return;
   }
-  launch_pdl(conv1d_k, stride_blocks(T * C, 256), 256, s, out, x, w, dt, bias, bdt, state, T, C, width);
+  if (width <= kConvMaxWidth)
+    launch_pdl(conv1d_steps_k, dim3(unsigned((C + 127) / 128), unsigned((T + kConvSteps - 1) / kConvSteps)), 128, s,
+               out, x, w, dt, bias, bdt, state, T, C, int(width));
+  else
+    launch_pdl(conv1d_k, stride_blocks(T * C, 256), 256, s, out, x, w, dt, bias, bdt, state, T, C, width);
   if (width > 1) launch_pdl(conv1d_state_k, blocks_for(C, 256), 256, s, state, x, T, C, width - 1);
 }
 
