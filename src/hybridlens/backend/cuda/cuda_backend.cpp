@@ -256,46 +256,6 @@ void CudaBackend::rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_
   check_launch(op);
 }
 
-void CudaBackend::rglru_block(Tensor& out, const Tensor& y, const Tensor& x, const Tensor& w_x, const Tensor& b_x,
-                              const Tensor& w_a, const Tensor& b_a, const Tensor& recurrent_param,
-                              std::span<const LruState> states, Activation act) {
-  constexpr const char* op = "rglru_block";
-  const int64_t R = x.defined() && x.ndim() == 2 ? x.dim(0) : -1;
-  // A decode step (one row per state) in one launch when the weights allow; anything else as the parts.
-  bool one_launch = R > 0 && R == int64_t(states.size()) && R <= kGemvMaxRows && w_x.dtype() == w_a.dtype() &&
-                    b_x.defined() == b_a.defined() && (!b_x.defined() || b_x.dtype() == b_a.dtype()) &&
-                    w_x.shape() == w_a.shape() && y.shape() == x.shape();
-  if (one_launch) {
-    checks::check_block_diag_linear_args(DeviceKind::CUDA, out, x, w_x, b_x);
-    checks::check_block_diag_linear_args(DeviceKind::CUDA, out, x, w_a, b_a);
-    for (const LruState& st : states)
-      checks::check_rglru_scan_args(DeviceKind::CUDA, out.rows(0, 1), x.rows(0, 1), x.rows(0, 1), x.rows(0, 1),
-                                    recurrent_param, {st.first_pos}, *st.h);
-    check_f32(op, "y", y, 2);
-    RglruBlockArgs p{};
-    p.out = out.data<float>();
-    p.y = y.data<float>();
-    p.w_x = w_x.raw();
-    p.b_x = b_x.defined() ? b_x.raw() : nullptr;
-    p.w_a = w_a.raw();
-    p.b_a = b_a.defined() ? b_a.raw() : nullptr;
-    p.rp = recurrent_param.raw();
-    p.rdt = wdt(recurrent_param);
-    p.act = act_of(act);
-    for (int64_t r = 0; r < R; ++r) {
-      p.h[r] = states[size_t(r)].h->data<float>();
-      p.pos[r] = states[size_t(r)].first_pos;
-    }
-    const auto timed = profile_.time(op);
-    if (launch_rglru_block(p, x.data<float>(), wdt(w_x), b_x.defined() ? wdt(b_x) : WDt::F32, R, w_x.dim(0),
-                           w_x.dim(1), nullptr)) {
-      check_launch(op);
-      return;
-    }
-  }
-  Backend::rglru_block(out, y, x, w_x, b_x, w_a, b_a, recurrent_param, states, act);
-}
-
 void CudaBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) {
   constexpr const char* op = "rotary";
   const auto timed = profile_.time(op);

@@ -402,11 +402,14 @@ unsigned gemv_blocks(int64_t columns, int S) {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-// Output columns per block of the 16-byte block-diagonal kernels: 32 where the width allows (the 2B gates: 80
-// blocks a gate, each thread two trips; rglru_block_k runs its two gates one after the other), else up to 64.
-// One rule for both kernels, so that they sum in the same order and agree bit for bit.
+// Output columns per block of the 16-byte block-diagonal kernels, 0 where they cannot take the width: 32 where
+// the width allows (the 2B gates: 80 blocks a gate, each thread two trips; rglru_block_k runs its two gates
+// one after the other), else up to 64. One rule for both kernels, so that they sum in the same order and
+// agree bit for bit.
 int64_t bd_group(int64_t bw) {
-  return bw % (kBdVecCols / 2) == 0 ? kBdVecCols / 2 : (bw < kBdVecCols ? bw : kBdVecCols);
+  if (bw <= 0 || bw % 8 != 0) return 0;
+  const int64_t G = bw % (kBdVecCols / 2) == 0 ? kBdVecCols / 2 : (bw < kBdVecCols ? bw : kBdVecCols);
+  return bw % G == 0 ? G : 0;
 }
 
 }  // namespace
@@ -456,7 +459,7 @@ void launch_gated_gemv(float* out, const float* x, const void* wg, const void* b
 bool launch_block_diag_parts(const BlockDiagParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
                              int64_t bw, cudaStream_t s) {
   const int64_t G = bd_group(bw);
-  bool vec = bw > 0 && bw % 8 == 0 && bw % G == 0 && parts.count > 0 && parts.count <= kMaxGemvParts;
+  bool vec = G > 0 && parts.count > 0 && parts.count <= kMaxGemvParts;
   for (int i = 0; i < parts.count && vec; ++i) vec = aligned16(parts.w[i]);
   if (!vec) return false;
   if (T > 0 && blocks > 0)
@@ -468,9 +471,7 @@ bool launch_block_diag_parts(const BlockDiagParts& parts, const float* x, WDt dt
 bool launch_rglru_block(const RglruBlockArgs& args, const float* x, WDt dt, WDt bdt, int64_t T, int64_t blocks,
                         int64_t bw, cudaStream_t s) {
   const int64_t G = bd_group(bw);
-  if (!(bw > 0 && bw % 8 == 0 && bw % G == 0 && T > 0 && T <= kGemvMaxRows && aligned16(args.w_x) &&
-        aligned16(args.w_a)))
-    return false;
+  if (!(G > 0 && T > 0 && T <= kGemvMaxRows && aligned16(args.w_x) && aligned16(args.w_a))) return false;
   if (blocks > 0) launch_pdl(rglru_block_k, unsigned(blocks * (bw / G)), kWarps * 32, s, args, x, dt, bdt, int(T),
                              blocks, bw, G);
   return true;
