@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "backend/backend_test_util.hpp"
@@ -199,7 +200,7 @@ void check_linear(Backend& be, bool precise, std::mt19937& rng) {
   auto cpu = make_cpu_backend();
   for (DType dt : test::weight_dtypes())
     for (int64_t T : {1, 3, 8, 9, 64, 300})
-      // 4104 x 301: K split over 4 warps with a shorter last share, and a last block with a dead column
+      // 4104 x 301: K split over 2 warps with a shorter last share, and a last block with a dead column
       for (auto [K, N] : {std::pair<int64_t, int64_t>{7, 5}, {64, 100}, {1000, 513}, {2560, 40}, {4104, 301}}) {
         const bool with_bias = (T + K) % 2 == 1;
         Tensor x = test::random_f32({T, K}, rng);
@@ -237,7 +238,7 @@ TEST(CudaOps, LinearPartsEqualOneLinearEach) {
   for (DType dt : test::weight_dtypes())
     for (int64_t T : {1, 5, 9})
       for (bool with_bias : {false, true}) {
-        // K = 4104: each column over 4 warps; 381 columns leave dead warps in the last block
+        // K = 4104: each column over 2 warps; 381 columns leave dead warps in the last block
         const int64_t K = T == 5 ? 4104 : 520;
         const std::vector<int64_t> Ns{301, 40, 40};
         Tensor x = on_device(*be, test::random_f32({T, K}, rng));
@@ -286,6 +287,52 @@ TEST(CudaOps, GatedLinearEqualsItsParts) {
                                       test::case_name(act == Activation::Silu ? "gated_linear silu" : "gated_linear gelu",
                                                       dt, {T, K, N})));
         }
+}
+
+// The persistent few-row products (the default) against the warp kernels (HL_CUDA_GEMV=warp): the same
+// splits, lane order and reductions, so bit for bit. K = 2560 / 7680 / 14336 / 20000 give 1 / 2 / 4 / 8 warps
+// per column (520: one trip, part-filled); N = 301 leaves part of the last wave's slots empty; the parts put a column boundary inside a block.
+TEST(CudaOps, PersistentGemvEqualsWarpKernels) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  ::setenv("HL_CUDA_GEMV", "warp", 1);
+  std::unique_ptr<Backend> warp = make_cuda_backend(0, false);
+  ::unsetenv("HL_CUDA_GEMV");
+  std::mt19937 rng(31);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t T : {1, 3, 8})
+      for (int64_t K : {520, 2560, 7680, 14336, 20000}) {
+        const std::vector<int64_t> Ns{301, 40, 7};
+        const bool with_bias = (T + K / 8) % 2 == 1;
+        Tensor x = on_device(*be, test::random_f32({T, K}, rng));
+        std::vector<Tensor> w, b, fast, plain;
+        for (int64_t N : Ns) {
+          w.push_back(on_device(*be, test::random_weight(dt, {N, K}, rng)));
+          b.push_back(with_bias ? on_device(*be, test::random_weight(dt, {N}, rng)) : Tensor());
+          fast.push_back(be->zeros(DType::F32, {T, N}));
+          plain.push_back(be->zeros(DType::F32, {T, N}));
+        }
+        be->linear(fast[0], x, w[0], b[0]);
+        warp->linear(plain[0], x, w[0], b[0]);
+        EXPECT_TRUE(test::bitwise_equal(on_host(*be, fast[0]), on_host(*be, plain[0]),
+                                        test::case_name("persistent linear", dt, {T, K, Ns[0]})));
+        std::vector<Backend::LinearPart> pf, pp;
+        for (size_t i = 0; i < Ns.size(); ++i) {
+          pf.push_back({&fast[i], &w[i], &b[i]});
+          pp.push_back({&plain[i], &w[i], &b[i]});
+        }
+        be->linear_parts(x, pf);
+        warp->linear_parts(x, pp);
+        for (size_t i = 0; i < Ns.size(); ++i)
+          EXPECT_TRUE(test::bitwise_equal(on_host(*be, fast[i]), on_host(*be, plain[i]),
+                                          test::case_name("persistent linear_parts " + std::to_string(i), dt,
+                                                          {T, K, Ns[i]})));
+        const Tensor up = on_device(*be, test::random_weight(dt, {Ns[0], K}, rng));
+        Tensor gf = be->zeros(DType::F32, {T, Ns[0]}), gp = be->zeros(DType::F32, {T, Ns[0]});
+        be->gated_linear(gf, x, w[0], b[0], up, b[0], Activation::GeluTanh);
+        warp->gated_linear(gp, x, w[0], b[0], up, b[0], Activation::GeluTanh);
+        EXPECT_TRUE(test::bitwise_equal(on_host(*be, gf), on_host(*be, gp),
+                                        test::case_name("persistent gated_linear", dt, {T, K, Ns[0]})));
+      }
 }
 
 TEST(CudaOps, BlockDiagLinear) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -17,7 +18,16 @@
 
 namespace hl::cuda {
 
-CudaBackend::CudaBackend(int index, bool precise) : index_(index), precise_(precise) {
+namespace {
+// HL_CUDA_GEMV=warp: the few-row products by the warp-split kernels (same bits, slower), for comparison.
+bool gemv_kind_stream() {
+  const char* v = std::getenv("HL_CUDA_GEMV");
+  return !(v && std::strcmp(v, "warp") == 0);
+}
+}  // namespace
+
+CudaBackend::CudaBackend(int index, bool precise)
+    : index_(index), precise_(precise), gemv_stream_(gemv_kind_stream()) {
   int count = 0;
   check_cuda(cudaGetDeviceCount(&count), "cuda backend");
   HL_CHECK(index >= 0 && index < count, "cuda:", index, " does not exist (", count, " CUDA device",

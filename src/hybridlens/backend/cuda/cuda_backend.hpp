@@ -102,6 +102,7 @@ class CudaBackend final : public Backend {
   int index_;
   int multiprocessors_ = 1;
   bool precise_;
+  bool gemv_stream_;  // few-row products by the persistent kernels (not HL_CUDA_GEMV=warp)
   std::map<std::pair<float, int>, Tensor> inv_freq_;  // rotary frequencies per (theta, rot_dims)
   cublasHandle_t blas_ = nullptr;
   LtGemm lt_;

@@ -136,7 +136,17 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Te
     return;
   }
   if (T <= kGemvMaxRows) {
-    launch_gemv(out.data<float>(), x.data<float>(), w.raw(), wdt(w), b, bdt, T, K, N, nullptr);
+    if (gemv_stream_) {
+      GemvParts one{};
+      one.out[0] = out.data<float>();
+      one.w[0] = w.raw();
+      one.bias[0] = b;
+      one.N[0] = N;
+      one.count = 1;
+      launch_gemv_stream(one, x.data<float>(), wdt(w), bdt, T, K, nullptr);
+    } else {
+      launch_gemv(out.data<float>(), x.data<float>(), w.raw(), wdt(w), b, bdt, T, K, N, nullptr);
+    }
     check_launch(op);
     return;
   }
@@ -164,7 +174,10 @@ void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> part
   GemvParts g = launch_parts<GemvParts>(parts);
   for (size_t i = 0; i < parts.size(); ++i) g.N[i] = parts[i].w->dim(0);
   const Tensor& b0 = *parts[0].bias;
-  launch_gemv_parts(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K, nullptr);
+  if (gemv_stream_)
+    launch_gemv_stream(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K, nullptr);
+  else
+    launch_gemv_parts(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K, nullptr);
   check_launch(op);
 }
 
@@ -246,6 +259,14 @@ void CudaBackend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gat
   }
   constexpr const char* op = "gated_linear";
   const auto timed = profile_.time(op);
+  if (gemv_stream_) {
+    launch_gated_gemv_stream(out.data<float>(), x.data<float>(), w_gate.raw(),
+                             b_gate.defined() ? b_gate.raw() : nullptr, w_up.raw(),
+                             b_up.defined() ? b_up.raw() : nullptr, wdt(w_gate),
+                             b_gate.defined() ? wdt(b_gate) : WDt::F32, T, K, N, act_of(act), nullptr);
+    check_launch(op);
+    return;
+  }
   launch_gated_gemv(out.data<float>(), x.data<float>(), w_gate.raw(), b_gate.defined() ? b_gate.raw() : nullptr,
                     w_up.raw(), b_up.defined() ? b_up.raw() : nullptr, wdt(w_gate),
                     b_gate.defined() ? wdt(b_gate) : WDt::F32, T, K, N, act_of(act), nullptr);

@@ -1,68 +1,16 @@
 // Matrix products for few rows (decode): linear reads each weight row once with 16-byte loads, a column's
 // K split over one to eight warps, and keeps the (at most 8) activation rows' dot products in registers;
 // block-diagonal reads each weight once for all rows. fp32 activations and accumulation, weights as stored.
+// One row, aligned, is faster through gemv_stream.cu, which sums the same way.
 #include <cstdint>
 
 #include "hybridlens/backend/cuda/device_math.cuh"
+#include "hybridlens/backend/cuda/gemv_loads.cuh"
 #include "hybridlens/backend/cuda/lru_math.cuh"
 #include "hybridlens/backend/cuda/pdl.cuh"
 
 namespace hl::cuda {
 namespace {
-
-constexpr int kWarps = 8;
-
-// 8 consecutive weights as loaded: one 16-byte word for 16-bit types, two for F32. Streaming loads: a weight
-// is read once per step and should not evict what is reused (activations, the KV cache).
-template <bool F32>
-struct Raw8 {
-  uint4 r[F32 ? 2 : 1];
-};
-
-template <bool F32>
-__device__ __forceinline__ Raw8<F32> fetch8(const void* w, int64_t i) {
-  Raw8<F32> v;
-  if constexpr (F32) {
-    const uint4* p = reinterpret_cast<const uint4*>(static_cast<const float*>(w) + i);
-    v.r[0] = __ldcs(p);
-    v.r[1] = __ldcs(p + 1);
-  } else {
-    v.r[0] = __ldcs(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(w) + i));
-  }
-  return v;
-}
-
-template <bool F32>
-__device__ __forceinline__ void unpack8(const Raw8<F32>& raw, WDt dt, float* v) {
-  const uint32_t words[4] = {raw.r[0].x, raw.r[0].y, raw.r[0].z, raw.r[0].w};
-  if constexpr (F32) {
-    const uint32_t more[4] = {raw.r[1].x, raw.r[1].y, raw.r[1].z, raw.r[1].w};
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      v[j] = __uint_as_float(words[j]);
-      v[4 + j] = __uint_as_float(more[j]);
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const uint16_t lo = uint16_t(words[j] & 0xffffu), hi = uint16_t(words[j] >> 16);
-      if (dt == WDt::BF16) {
-        v[2 * j] = __uint_as_float(uint32_t(lo) << 16);
-        v[2 * j + 1] = __uint_as_float(uint32_t(hi) << 16);
-      } else {
-        v[2 * j] = __half2float(__ushort_as_half(lo));
-        v[2 * j + 1] = __half2float(__ushort_as_half(hi));
-      }
-    }
-  }
-}
-
-__device__ __forceinline__ void load8(const void* w, WDt dt, int64_t i, float* v) {
-  if (dt == WDt::F32)
-    unpack8<true>(fetch8<true>(w, i), dt, v);
-  else
-    unpack8<false>(fetch8<false>(w, i), dt, v);
-}
 
 // acc[j][t] += the lane's share of x[t, k0:k1] . w[j][row + k0 : row + k1] for t < T and each of the W
 // weights (lanes take 8 consecutive k each; the caller reduces across the warp). k0 and k1 - k0 are
@@ -388,12 +336,6 @@ __global__ void __launch_bounds__(kWarps * 32) rglru_block_k(RglruBlockArgs p, c
   }
 }
 
-// Warps per column: enough that a warp's share of K is one or two trips to memory (K = 2560: 2; 7680: 4).
-int gemv_splits(int64_t K) {
-  int S = 1;
-  while (S < kWarps && K / (2 * S) >= 1024) S *= 2;
-  return S;
-}
 
 unsigned gemv_blocks(int64_t columns, int S) {
   const int64_t per = kWarps / S;
@@ -413,6 +355,14 @@ int64_t bd_group(int64_t bw) {
 }
 
 }  // namespace
+
+// Warps per column: a warp's share of K is at most 4096 (K = 2560: 1; 7680: 2; 14336: 4). More warps per
+// column cost a barrier per column; fewer leave a persistent grid with few, long columns unevenly shared.
+int gemv_splits(int64_t K) {
+  int S = 1;
+  while (S < kWarps && K > int64_t(S) * 4096) S *= 2;
+  return S;
+}
 
 void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, int64_t T, int64_t K,
                  int64_t N, cudaStream_t s) {

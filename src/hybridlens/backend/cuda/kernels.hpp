@@ -64,6 +64,17 @@ void launch_gemv_parts(const GemvParts& parts, const float* x, WDt dt, WDt bdt, 
 // same dtype) with their biases; one warp reads both weight rows of its column n.
 void launch_gated_gemv(float* out, const float* x, const void* wg, const void* bg, const void* wu, const void* bu,
                        WDt dt, WDt bdt, int64_t T, int64_t K, int64_t N, Act act, cudaStream_t s);
+// Warps that share one column's K in the few-row kernels: a function of K alone, so that every kernel and
+// every grouping of products (linear_parts, one linear each) sums a column in the same order.
+int gemv_splits(int64_t K);
+// The same products for one row (decode of one sequence) by a persistent grid whose warps keep their next
+// weight loads in flight (gemv.cu's gemv_stream_k): the same sums as the kernels above, bit for bit. Other row
+// counts, unaligned weights or x, or K not a multiple of 8 go to the kernels above.
+void launch_gemv_stream(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K,
+                        cudaStream_t s);
+void launch_gated_gemv_stream(float* out, const float* x, const void* wg, const void* bg, const void* wu,
+                              const void* bu, WDt dt, WDt bdt, int64_t T, int64_t K, int64_t N, Act act,
+                              cudaStream_t s);
 // Block-diagonal, W [blocks, bw, bw] stored (in, out): out[t, h bw + j] = b[h, j] + sum_i x[t, h bw + i] W[h, i, j].
 void launch_block_diag(float* out, const float* x, const void* w, WDt dt, const void* b, WDt bdt, int64_t T,
                        int64_t blocks, int64_t bw, cudaStream_t s);
