@@ -27,8 +27,19 @@ __global__ void embed_k(float* out, const void* table, WDt dt, const int32_t* id
 // row at the 2B width); norm_threads sizes the block so that rows up to 8,192 wide take that path entirely.
 constexpr int kNormPer = 8;
 
-__device__ __forceinline__ void norm_row(float* dst, float* row, const float* add, const void* w, WDt dt, int64_t C,
-                                         float eps, bool one_plus) {
+// The scale factors of the kNormPer columns this thread owns in norm_row (w, or 1 + w). Weights do not depend
+// on earlier kernels, so the kernels read them before pdl_wait.
+__device__ __forceinline__ void norm_scales(float (&scale)[kNormPer], const void* w, WDt dt, int64_t C, bool one_plus) {
+#pragma unroll
+  for (int i = 0; i < kNormPer; ++i) {
+    const int64_t c = threadIdx.x + int64_t(i) * blockDim.x;
+    const float wv = c < C ? ldw(w, dt, c) : 0.0f;
+    scale[i] = one_plus ? 1.0f + wv : wv;
+  }
+}
+
+__device__ __forceinline__ void norm_row(float* dst, float* row, const float* add, const float (&scale)[kNormPer],
+                                         const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
   const int64_t step = blockDim.x, held = step * kNormPer;
   float v[kNormPer];
 #pragma unroll
@@ -71,10 +82,7 @@ __device__ __forceinline__ void norm_row(float* dst, float* row, const float* ad
 #pragma unroll
   for (int i = 0; i < kNormPer; ++i) {
     const int64_t c = threadIdx.x + i * step;
-    if (c < C) {
-      const float wv = ldw(w, dt, c);
-      dst[c] = (v[i] * inv) * (one_plus ? 1.0f + wv : wv);
-    }
+    if (c < C) dst[c] = (v[i] * inv) * scale[i];
   }
   for (int64_t c = held + threadIdx.x; c < C; c += step) {
     const float wv = ldw(w, dt, c);
@@ -85,17 +93,21 @@ __device__ __forceinline__ void norm_row(float* dst, float* row, const float* ad
 __global__ void __launch_bounds__(1024)
     rms_norm_k(float* out, const float* x, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
   pdl_trigger();
+  float scale[kNormPer];
+  norm_scales(scale, w, dt, C, one_plus);
   pdl_wait();
   const int64_t r = blockIdx.x;
-  norm_row(out + r * C, const_cast<float*>(x) + r * C, nullptr, w, dt, C, eps, one_plus);
+  norm_row(out + r * C, const_cast<float*>(x) + r * C, nullptr, scale, w, dt, C, eps, one_plus);
 }
 
 __global__ void __launch_bounds__(1024)
     add_rms_norm_k(float* x, const float* t, float* h, const void* w, WDt dt, int64_t C, float eps, bool one_plus) {
   pdl_trigger();
+  float scale[kNormPer];
+  norm_scales(scale, w, dt, C, one_plus);
   pdl_wait();
   const int64_t r = blockIdx.x;
-  norm_row(h + r * C, x + r * C, t + r * C, w, dt, C, eps, one_plus);
+  norm_row(h + r * C, x + r * C, t + r * C, scale, w, dt, C, eps, one_plus);
 }
 
 __global__ void activation_k(float* out, const float* a, const float* b, int64_t n, Act act) {

@@ -318,8 +318,14 @@ __global__ void __launch_bounds__(kWarps * 32) block_diag_vec_k(BlockDiagParts p
 __global__ void __launch_bounds__(kWarps * 32) rglru_block_k(RglruBlockArgs p, const float* x, WDt dt, WDt bdt,
                                                              int T, int64_t blocks, int64_t bw, int64_t G) {
   pdl_trigger();
-  pdl_wait();
   const int64_t groups = bw / G, h = blockIdx.x / groups, j0 = (blockIdx.x % groups) * G, C = blocks * bw;
+  // the block's weights (G columns of every input row of both gates) toward L2 before waiting for x
+  const int64_t elem = dt == WDt::F32 ? 4 : 2;
+  for (int64_t i = threadIdx.x; i < bw; i += blockDim.x) {
+    prefetch_l2(static_cast<const char*>(p.w_x) + (h * bw * bw + i * bw + j0) * elem);
+    prefetch_l2(static_cast<const char*>(p.w_a) + (h * bw * bw + i * bw + j0) * elem);
+  }
+  pdl_wait();
   __shared__ float red[kWarps * 32 * 8];
   __shared__ float gate_x[kGemvMaxRows * kBdVecCols], gate_a[kGemvMaxRows * kBdVecCols];
   bd_columns(p.w_x, p.b_x, dt, bdt, x, T, C, h, bw, j0, G, red, gate_x);
