@@ -12,6 +12,7 @@ namespace hl::cuda {
 OpProfile::OpProfile() {
   const char* v = std::getenv("HL_CUDA_PROFILE");
   on_ = v && *v && std::strcmp(v, "0") != 0;
+  events_ = on_ && std::strcmp(v, "host") != 0;
 }
 
 OpProfile::~OpProfile() { report(); }
@@ -20,16 +21,18 @@ OpProfile::Scope::Scope(OpProfile* p, const char* op) : p_(p) {
   if (!p_) return;
   start_ = std::chrono::steady_clock::now();
   Record r{op, nullptr, nullptr, 0.0};
-  cudaEventCreate(&r.begin);
-  cudaEventCreate(&r.end);
-  cudaEventRecord(r.begin, nullptr);
+  if (p_->events_) {
+    cudaEventCreate(&r.begin);
+    cudaEventCreate(&r.end);
+    cudaEventRecord(r.begin, nullptr);
+  }
   index_ = p_->records_.size();
   p_->records_.push_back(r);
 }
 
 OpProfile::Scope::~Scope() {
   if (!p_) return;
-  cudaEventRecord(p_->records_[index_].end, nullptr);
+  if (p_->events_) cudaEventRecord(p_->records_[index_].end, nullptr);
   p_->records_[index_].host_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
 }
@@ -45,19 +48,23 @@ void OpProfile::report() {
   double total = 0, host_total = 0;
   for (const Record& r : records_) {
     float ms = 0;
-    cudaEventElapsedTime(&ms, r.begin, r.end);
+    if (events_) cudaEventElapsedTime(&ms, r.begin, r.end);
     Sum& s = sums[r.op];
     ++s.calls;
     s.ms += ms;
     s.host_ms += r.host_ms;
     total += ms;
     host_total += r.host_ms;
-    cudaEventDestroy(r.begin);
-    cudaEventDestroy(r.end);
+    if (events_) {
+      cudaEventDestroy(r.begin);
+      cudaEventDestroy(r.end);
+    }
   }
   records_.clear();
   std::vector<std::pair<std::string, Sum>> rows(sums.begin(), sums.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  std::sort(rows.begin(), rows.end(), [&](const auto& a, const auto& b) {
+    return events_ ? a.second.ms > b.second.ms : a.second.host_ms > b.second.host_ms;
+  });
   std::fprintf(stderr, "cuda profile (HL_CUDA_PROFILE): %-22s %8s %12s %7s %12s\n", "operation", "calls", "GPU ms",
                "share", "host ms");
   for (const auto& [op, s] : rows)

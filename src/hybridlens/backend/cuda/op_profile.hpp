@@ -3,7 +3,8 @@
 // event pair around its work on the stream, and the backend prints a table (calls, milliseconds, share) to
 // stderr when it is destroyed. It also sums the host time each operation takes to issue its work (checks,
 // allocations, launches): when that total approaches the wall time, the GPU waits for the host. Off by
-// default: then a scope costs one branch.
+// default: then a scope costs one branch. HL_CUDA_PROFILE=host times the host side alone (GPU ms read 0):
+// the events themselves cost host time and break up overlapping launches.
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -43,6 +44,7 @@ class OpProfile {
     double host_ms;
   };
   bool on_ = false;
+  bool events_ = false;  // HL_CUDA_PROFILE=host: host times only (no events, which slow the issue down)
   std::vector<Record> records_;
 };
 
