@@ -32,19 +32,7 @@ __device__ __forceinline__ void dot_range_vec(float (&acc)[W][R], const float* _
     for (int u = 0; u < U; ++u) {
       const int64_t kk = k + u * 256;
       if (kk >= k1) break;
-      float wv[W][8];
-#pragma unroll
-      for (int j = 0; j < W; ++j) unpack8<F32>(raw[u][j], dt, wv[j]);
-#pragma unroll
-      for (int t = 0; t < R; ++t) {
-        if (t >= T) break;
-        const float4 a = *reinterpret_cast<const float4*>(x + t * K + kk);
-        const float4 b = *reinterpret_cast<const float4*>(x + t * K + kk + 4);
-#pragma unroll
-        for (int j = 0; j < W; ++j)
-          acc[j][t] += wv[j][0] * a.x + wv[j][1] * a.y + wv[j][2] * a.z + wv[j][3] * a.w + wv[j][4] * b.x +
-                       wv[j][5] * b.y + wv[j][6] * b.z + wv[j][7] * b.w;
-      }
+      add_products8<W, F32, R>(acc, raw[u], dt, x, T, K, kk);
     }
   }
 }

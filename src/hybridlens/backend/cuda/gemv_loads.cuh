@@ -1,6 +1,7 @@
 #pragma once
-// What the few-row product kernels (gemv.cu, gemv_stream.cu) share: the block shape and how a lane reads 8
-// consecutive weights with 16-byte loads and widens them to fp32.
+// What the few-row product kernels (gemv.cu, gemv_stream.cu) share: the block shape, how a lane reads 8
+// consecutive weights with 16-byte loads and widens them to fp32, and how it adds their products to its sums
+// (one expression for every kernel, so that they agree bit for bit).
 #include <cstdint>
 
 #include "hybridlens/backend/cuda/kernels.hpp"
@@ -59,6 +60,25 @@ __device__ __forceinline__ void load8(const void* w, WDt dt, int64_t i, float* v
     unpack8<true>(fetch8<true>(w, i), dt, v);
   else
     unpack8<false>(fetch8<false>(w, i), dt, v);
+}
+
+// acc[j][t] += w_j[kk .. kk + 8) . x[t, kk .. kk + 8) for the W weights' 8 loaded values and the rows t < T.
+template <int W, bool F32, int R>
+__device__ __forceinline__ void add_products8(float (&acc)[W][R], const Raw8<F32> (&raw)[W], WDt dt,
+                                              const float* __restrict__ x, int T, int64_t K, int64_t kk) {
+  float wv[W][8];
+#pragma unroll
+  for (int j = 0; j < W; ++j) unpack8<F32>(raw[j], dt, wv[j]);
+#pragma unroll
+  for (int t = 0; t < R; ++t) {
+    if (t >= T) break;
+    const float4 a = *reinterpret_cast<const float4*>(x + t * K + kk);
+    const float4 b = *reinterpret_cast<const float4*>(x + t * K + kk + 4);
+#pragma unroll
+    for (int j = 0; j < W; ++j)
+      acc[j][t] += wv[j][0] * a.x + wv[j][1] * a.y + wv[j][2] * a.z + wv[j][3] * a.w + wv[j][4] * b.x +
+                   wv[j][5] * b.y + wv[j][6] * b.z + wv[j][7] * b.w;
+  }
 }
 
 }  // namespace hl::cuda

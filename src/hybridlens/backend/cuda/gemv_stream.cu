@@ -70,19 +70,7 @@ __device__ __forceinline__ void use_trip(float (&acc)[W][R], const Raw8<F32> (&r
   for (int u = 0; u < U; ++u) {
     const int64_t kk = k + u * 256 + lane * 8;
     if (kk >= k1) break;
-    float wv[W][8];
-#pragma unroll
-    for (int j = 0; j < W; ++j) unpack8<F32>(raw[u][j], dt, wv[j]);
-#pragma unroll
-    for (int t = 0; t < R; ++t) {
-      if (t >= T) break;
-      const float4 p = *reinterpret_cast<const float4*>(x + t * K + kk);
-      const float4 q = *reinterpret_cast<const float4*>(x + t * K + kk + 4);
-#pragma unroll
-      for (int j = 0; j < W; ++j)
-        acc[j][t] += wv[j][0] * p.x + wv[j][1] * p.y + wv[j][2] * p.z + wv[j][3] * p.w + wv[j][4] * q.x +
-                     wv[j][5] * q.y + wv[j][6] * q.z + wv[j][7] * q.w;
-    }
+    add_products8<W, F32, R>(acc, raw[u], dt, x, T, K, kk);
   }
 }
 
