@@ -706,9 +706,9 @@ W_LM = 0.25       # plain-text examples
 
 class BatchMaker:
     def __init__(self, hay_dir, spm_path, heldout_path, seed, p_random=P_RANDOM_NEEDLE, p_piece=0.0, far=None):
-        """far: (share, shortest, longest context): that share of batches has contexts in that range and the
-        needle in the first 45% of the context (far back), so that retrieval beyond an attention window is
-        trained without lengthening every batch."""
+        """far: (share, shortest, longest context, first batch index): from that batch index on, that share of
+        batches has contexts in that range and the needle in the first 45% of the context (far back), so that
+        retrieval beyond an attention window is trained without lengthening every batch."""
         import sentencepiece as spm
 
         self.far = far
@@ -816,7 +816,8 @@ class BatchMaker:
 
         r = random.Random("batch/%d/%d" % (self.seed, index))
         c = r.randint(ctx_lo, ctx_hi)
-        far = bool(self.far) and r.random() < self.far[0]  # no draw without --p-far: earlier stages' batches
+        # no draw without --p-far (earlier stages' batches stay as they were); none before far[3] (--far-after)
+        far = bool(self.far) and r.random() < self.far[0] and index >= self.far[3]
         if far:
             c = r.randint(self.far[1], self.far[2])
         seqs = []

@@ -327,13 +327,38 @@ def check_fast_path(model, dev, vocab, T=150):
 # =================================================================================================================
 
 
-def build_config(name, kv_heads=0):
+def parse_cfg_overrides(text):
+    """--cfg "lru_width=512,num_hidden_layers=12" -> {"lru_width": 512, ...} (int, float or string values)."""
+    out = {}
+    for item in (x for x in text.split(",") if x.strip()):
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit("train_tiny: --cfg wants KEY=VALUE[,KEY=VALUE...], got %r" % text)
+        for conv in (int, float):
+            try:
+                out[key.strip()] = conv(val)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key.strip()] = val.strip()
+    return out
+
+
+def model_cfg(name, kv_heads=0, overrides=""):
+    """The configuration keywords of model `name`: MODELS' defaults, then --kv-heads, then --cfg."""
+    kw = dict(MODELS[name]["cfg"])
+    if kv_heads:
+        kw["num_key_value_heads"] = kv_heads
+    kw.update(parse_cfg_overrides(overrides))
+    return kw
+
+
+def build_config(name, kv_heads=0, overrides=""):
     import transformers
 
     spec = MODELS[name]
-    kw = dict(spec["cfg"])
-    if kv_heads:
-        kw["num_key_value_heads"] = kv_heads
+    kw = model_cfg(name, kv_heads, overrides)
     kw.update(vocab_size=VOCAB, pad_token_id=0, eos_token_id=1, bos_token_id=2)
     return getattr(transformers, spec["cfg_cls"])(**kw)
 
@@ -624,7 +649,7 @@ def far_batches(args):
     lo, hi = (int(v) for v in args.far_ctx.split(":"))
     if not 16 <= lo <= hi:
         raise SystemExit("train_tiny: --far-ctx must be LO:HI with 16 <= LO <= HI, got %s" % args.far_ctx)
-    return (args.p_far, lo, hi)
+    return (args.p_far, lo, hi, args.far_after)
 
 
 def child_main(args):
@@ -682,7 +707,7 @@ def child_main(args):
     np.random.seed(seed)
     torch.manual_seed(seed)
 
-    cfg = build_config(name, args.kv_heads)
+    cfg = build_config(name, args.kv_heads, args.cfg)
     model_cls = getattr(transformers, MODELS[name]["cls"])
     model = model_cls(cfg).float()
     if args.init_from:
@@ -698,9 +723,7 @@ def child_main(args):
         missing, unexpected = model.load_state_dict(sd, strict=False)
         metrics["notes"].append("initialised from %s (missing %s, unexpected %s)" % (src, missing, unexpected))
     model.to(dev)
-    metrics["config"] = {k: v for k, v in MODELS[name]["cfg"].items()}
-    if args.kv_heads:
-        metrics["config"]["num_key_value_heads"] = args.kv_heads
+    metrics["config"] = model_cfg(name, args.kv_heads, args.cfg)
     metrics["params"] = count_params(model, cfg, name)
     log(name, "parameters", metrics["params"], "device", metrics["device"])
 
@@ -829,7 +852,8 @@ def child_main(args):
                            "context_tokens": "%d..%d (ramped up over the first %d batches)" % (sched.lo, sched.hi_end, sched.ramp),
                            "data_seed": args.data_seed, "fast_scan": FAST["on"], "p_plain": args.p_plain,
                            "p_random_needle": args.p_random, "p_piece_word": args.p_piece,
-                           "far_batches": "%g of batches, contexts %s, needle in the first 45%%" % (args.p_far, args.far_ctx)
+                           "far_batches": "%g of batches from batch %d on, contexts %s, needle in the first 45%%"
+                           % (args.p_far, args.far_after, args.far_ctx)
                            if args.p_far > 0 else "none",
                            "data_wait_seconds": round(wait[0], 1)}
     metrics["loss_curve"] = curve
@@ -1077,6 +1101,10 @@ def main():
     ap.add_argument("--ramp", type=int, default=600, help="batches over which the longest context grows to --ctx-max")
     ap.add_argument("--kv-heads", type=int, default=0, help="key/value heads (default: per model); more than an "
                     "--init-from checkpoint has widens it by repetition")
+    ap.add_argument("--cfg", default="", help="configuration overrides for the models of this run, "
+                    "KEY=VALUE[,KEY=VALUE...], e.g. lru_width=512 (a from-scratch run: --init-from needs the same shapes)")
+    ap.add_argument("--far-after", type=int, default=0, help="no --p-far batches before this batch index (a "
+                    "from-scratch run first learns retrieval inside the window)")
     ap.add_argument("--tokenizer-from", default="", help="use this tokenizer.model instead of training one")
     ap.add_argument("--gpus", default="", help="GPU index per model in the order of --models, e.g. 0,1,1 "
                     "(default: every model on the one visible GPU)")
@@ -1093,6 +1121,7 @@ def main():
                     ok.append(n)
         print(",".join(ok))
         return 0
+    parse_cfg_overrides(args.cfg)  # a malformed --cfg fails here, before any work
     if args.child:
         return child_main(args)
 
@@ -1116,8 +1145,8 @@ def main():
                "--deadline", repr(deadline), "--eval-reserve", str(args.eval_reserve), "--batch", str(args.batch),
                "--workers", str(args.workers), "--data-seed", str(args.data_seed), "--steps", str(args.steps),
                "--p-plain", str(args.p_plain), "--lr", str(args.lr), "--p-random", str(args.p_random),
-               "--p-piece", str(args.p_piece), "--p-far", str(args.p_far), "--far-ctx", args.far_ctx, "--kv-heads", str(args.kv_heads), "--ctx-min", str(args.ctx_min),
-               "--ctx-max", str(args.ctx_max), "--ramp", str(args.ramp)]
+               "--p-piece", str(args.p_piece), "--p-far", str(args.p_far), "--far-ctx", args.far_ctx, "--far-after", str(args.far_after), "--kv-heads", str(args.kv_heads),
+               "--ctx-min", str(args.ctx_min), "--ctx-max", str(args.ctx_max), "--ramp", str(args.ramp), "--cfg", args.cfg]
         if args.smoke:
             cmd.append("--smoke")
         if args.init_from:
