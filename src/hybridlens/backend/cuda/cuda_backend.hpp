@@ -90,6 +90,9 @@ class CudaBackend final : public Backend {
   Tensor bf16_rows(const float* x, int64_t ldx, int64_t T, int64_t K);
   // t as F32: t itself, or an fp32 copy kept while t's memory lives (the biases cuBLASLt's epilogue reads).
   Tensor f32_copy(const Tensor& t);
+  // Few-row products (T <= kGemvMaxRows) of one x: the persistent kernels, or the warp kernels under
+  // HL_CUDA_GEMV=warp (the persistent launcher itself takes them where it cannot run).
+  void few_row_products(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K);
   // Whether the prefill products of w take gemm_bf16.
   bool bf16_path(const Tensor& w) const { return w.dtype() == DType::BF16 && !precise_; }
 

@@ -136,17 +136,13 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& w, const Te
     return;
   }
   if (T <= kGemvMaxRows) {
-    if (gemv_stream_) {
-      GemvParts one{};
-      one.out[0] = out.data<float>();
-      one.w[0] = w.raw();
-      one.bias[0] = b;
-      one.N[0] = N;
-      one.count = 1;
-      launch_gemv_stream(one, x.data<float>(), wdt(w), bdt, T, K, nullptr);
-    } else {
-      launch_gemv(out.data<float>(), x.data<float>(), w.raw(), wdt(w), b, bdt, T, K, N, nullptr);
-    }
+    GemvParts one{};
+    one.out[0] = out.data<float>();
+    one.w[0] = w.raw();
+    one.bias[0] = b;
+    one.N[0] = N;
+    one.count = 1;
+    few_row_products(one, x.data<float>(), wdt(w), bdt, T, K);
     check_launch(op);
     return;
   }
@@ -174,11 +170,15 @@ void CudaBackend::linear_parts(const Tensor& x, std::span<const LinearPart> part
   GemvParts g = launch_parts<GemvParts>(parts);
   for (size_t i = 0; i < parts.size(); ++i) g.N[i] = parts[i].w->dim(0);
   const Tensor& b0 = *parts[0].bias;
-  if (gemv_stream_)
-    launch_gemv_stream(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K, nullptr);
-  else
-    launch_gemv_parts(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K, nullptr);
+  few_row_products(g, x.data<float>(), wdt(*parts[0].w), b0.defined() ? wdt(b0) : WDt::F32, T, K);
   check_launch(op);
+}
+
+void CudaBackend::few_row_products(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K) {
+  if (gemv_stream_)
+    launch_gemv_stream(parts, x, dt, bdt, T, K, nullptr);
+  else
+    launch_gemv_parts(parts, x, dt, bdt, T, K, nullptr);
 }
 
 void CudaBackend::block_diag_parts(const Tensor& x, std::span<const LinearPart> parts) {

@@ -132,26 +132,9 @@ __device__ __forceinline__ bool reduce_slot(float (&acc)[W][R], int T, int S, co
   return c.split == 0 && c.lane == 0;
 }
 
-// Blocks per SM the kernels ask the register allocator for: 4 (64 registers) for one row without spilling,
-// 3 for the gated product's two weights.
-template <int R>
-__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2)
-    gemv_k(float* out, const float* __restrict__ x, const void* __restrict__ w, WDt dt, const void* bias, WDt bdt,
-           int T, int64_t K, int64_t N, int S, bool vec) {
-  pdl_trigger();
-  const ColumnSlot c = column_slot(S, K);
-  const int64_t n = c.col;
-  float acc[1][R];
-  const void* const ws[1] = {w};
-  dot_slot<1, R>(acc, x, ws, dt, n * K, T, K, c, vec, n < N);
-  if (!reduce_slot<1, R>(acc, T, S, c) || n >= N) return;
-  const float b = bias ? ldw(bias, bdt, n) : 0.0f;
-#pragma unroll
-  for (int t = 0; t < R; ++t)
-    if (t < T) out[int64_t(t) * N + n] = acc[0][t] + b;
-}
-
-// Several products of one input in one launch: the warps run over the parts' columns one after another.
+// Several products of one input in one launch (a single linear is one part): the warps run over the parts'
+// columns one after another. Blocks per SM the kernels ask the register allocator for: 4 (64 registers) for
+// one row without spilling, 3 for the gated product's two weights.
 template <int R>
 __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 4 : 2)
     gemv_parts_k(GemvParts p, const float* __restrict__ x, WDt dt, WDt bdt, int T, int64_t K, int S, bool vec) {
@@ -356,18 +339,6 @@ int gemv_splits(int64_t K) {
   int S = 1;
   while (S < kWarps && K > int64_t(S) * 4096) S *= 2;
   return S;
-}
-
-void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, int64_t T, int64_t K,
-                 int64_t N, cudaStream_t s) {
-  if (T <= 0 || N <= 0) return;
-  const bool vec = K % 8 == 0 && aligned16(w) && aligned16(x);
-  const int S = gemv_splits(K);
-  if (T == 1)
-    launch_pdl(gemv_k<1>, gemv_blocks(N, S), kWarps * 32, s, out, x, w, dt, bias, bdt, 1, K, N, S, vec);
-  else
-    launch_pdl(gemv_k<kGemvMaxRows>, gemv_blocks(N, S), kWarps * 32, s, out, x, w, dt, bias, bdt, int(T), K, N, S,
-               vec);
 }
 
 void launch_gemv_parts(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K, cudaStream_t s) {

@@ -179,22 +179,31 @@ __global__ void __launch_bounds__(kWarps * 32, 2) gemv_stream_k(StreamArgs a) {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// Blocks of gemv_stream_k<W> resident at once on device `dev`, cached per device (a host may mix GPU models).
+template <int W>
+int64_t wave_blocks(int dev) {
+  constexpr int kDevices = 64;
+  static std::atomic<int64_t> cached[kDevices];
+  const bool cacheable = dev >= 0 && dev < kDevices;
+  int64_t v = cacheable ? cached[dev].load() : 0;
+  if (v == 0) {
+    int n = 0, b = 0;
+    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, gemv_stream_k<W>, kWarps * 32, 0);
+    v = int64_t(std::max(n, 1)) * std::max(b, 1);
+    if (cacheable) cached[dev].store(v);
+  }
+  return v;
+}
+
 // One wave of gemv_stream_k: as many blocks as fit on the device at once, at most one per 8 / S columns.
 template <int W>
 void launch_stream(StreamArgs a, cudaStream_t s) {
-  static std::atomic<int> per_sm{0};
-  static std::atomic<int> sms{0};
-  if (per_sm.load() == 0) {
-    int dev = 0, n = 0, b = 0;
-    cudaGetDevice(&dev);
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, gemv_stream_k<W>, kWarps * 32, 0);
-    sms.store(std::max(n, 1));
-    per_sm.store(std::max(b, 1));
-  }
+  int dev = 0;
+  cudaGetDevice(&dev);
   a.S = gemv_splits(a.K);
   const int64_t slots = kWarps / a.S;
-  const int64_t blocks = std::min<int64_t>((a.columns + slots - 1) / slots, int64_t(sms.load()) * per_sm.load());
+  const int64_t blocks = std::min<int64_t>((a.columns + slots - 1) / slots, wave_blocks<W>(dev));
   launch_pdl(gemv_stream_k<W>, unsigned(blocks), kWarps * 32, s, a);
 }
 

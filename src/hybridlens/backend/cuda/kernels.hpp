@@ -45,10 +45,8 @@ void launch_to_f32(float* dst, const void* src, WDt dt, int64_t n, cudaStream_t 
 void launch_fill_bias(float* out, const void* bias, WDt dt, int64_t T, int64_t N, int64_t ldo, cudaStream_t s);
 
 // --- matrix products that cuBLAS does not cover well (gemv.cu) ---------------------------------------
-// out[t, n] = bias[n] + sum_k x[t, k] w[n, k] for few rows (T <= kGemvMaxRows), fp32 arithmetic.
+// Few-row products (T <= kGemvMaxRows): out[t, n] = bias[n] + sum_k x[t, k] w[n, k], fp32 arithmetic.
 constexpr int64_t kGemvMaxRows = 8;
-void launch_gemv(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, int64_t T, int64_t K,
-                 int64_t N, cudaStream_t s);
 // Up to kMaxGemvParts few-row products of one input x [T, K] in one launch: part p writes out[p] [T, N[p]]
 // from w[p] [N[p], K] and bias[p] (null: none); every part's weights and biases share one dtype each.
 constexpr int kMaxGemvParts = 4;
