@@ -122,7 +122,11 @@ def main():
         cfg = json.load(f)
     avg = None
     for d, w in parts:
-        sd = load_torch_zip(os.path.join(d, "state_f32.pt"))
+        path = os.path.join(d, "state_f32.pt")
+        try:
+            sd = load_torch_zip(path)
+        except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, KeyError, ValueError) as e:
+            sys.exit("average_checkpoints: %s: unreadable (%s)" % (path, e))
         if avg is None:
             avg = {k: np.zeros(v.shape, np.float64) for k, v in sd.items()}
         if sd.keys() != avg.keys() or any(sd[k].shape != avg[k].shape for k in sd):
@@ -143,4 +147,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, pickle.UnpicklingError, json.JSONDecodeError) as e:
+        sys.exit("average_checkpoints: %s" % e)
