@@ -61,8 +61,11 @@ TEST(RecurrentGemmaReference, TokenizerMatchesReferenceIds) {
     SCOPED_TRACE(f.name);
     auto tok = Tokenizer::load_dir(f.dir);
     EXPECT_EQ(tok->bos_id(), 2);
-    for (const test::FixtureCase& c : f.cases)
-      if (!c.text.empty()) EXPECT_EQ(tok->encode(c.text, true), c.ids);
+    for (const test::FixtureCase& c : f.cases) {
+      if (!c.text.empty()) {
+        EXPECT_EQ(tok->encode(c.text, true), c.ids);
+      }
+    }
   }
 }
 
