@@ -1102,7 +1102,8 @@ def main():
     ap.add_argument("--kv-heads", type=int, default=0, help="key/value heads (default: per model); more than an "
                     "--init-from checkpoint has widens it by repetition")
     ap.add_argument("--cfg", default="", help="configuration overrides for the models of this run, "
-                    "KEY=VALUE[,KEY=VALUE...], e.g. lru_width=512 (a from-scratch run: --init-from needs the same shapes)")
+                    "KEY=VALUE[,KEY=VALUE...], e.g. lru_width=512 (a from-scratch run: --init-from needs the same "
+                    "shapes)")
     ap.add_argument("--far-after", type=int, default=0, help="no --p-far batches before this batch index (a "
                     "from-scratch run first learns retrieval inside the window)")
     ap.add_argument("--tokenizer-from", default="", help="use this tokenizer.model instead of training one")
@@ -1145,8 +1146,9 @@ def main():
                "--deadline", repr(deadline), "--eval-reserve", str(args.eval_reserve), "--batch", str(args.batch),
                "--workers", str(args.workers), "--data-seed", str(args.data_seed), "--steps", str(args.steps),
                "--p-plain", str(args.p_plain), "--lr", str(args.lr), "--p-random", str(args.p_random),
-               "--p-piece", str(args.p_piece), "--p-far", str(args.p_far), "--far-ctx", args.far_ctx, "--far-after", str(args.far_after), "--kv-heads", str(args.kv_heads),
-               "--ctx-min", str(args.ctx_min), "--ctx-max", str(args.ctx_max), "--ramp", str(args.ramp), "--cfg", args.cfg]
+               "--p-piece", str(args.p_piece), "--p-far", str(args.p_far), "--far-ctx", args.far_ctx,
+               "--far-after", str(args.far_after), "--kv-heads", str(args.kv_heads), "--ctx-min", str(args.ctx_min),
+               "--ctx-max", str(args.ctx_max), "--ramp", str(args.ramp), "--cfg", args.cfg]
         if args.smoke:
             cmd.append("--smoke")
         if args.init_from:
