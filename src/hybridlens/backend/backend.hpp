@@ -104,6 +104,11 @@ class Backend {
   // two products and activation_mul (backend.cpp); a backend may fuse them (CUDA does for decode rows).
   virtual void gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
                             const Tensor& w_up, const Tensor& b_up, Activation act);
+  // A gated MLP: out = linear(act(linear(x, w_gate, b_gate)) * linear(x, w_up, b_up), w_down, b_down). By
+  // default gated_linear, then linear (backend.cpp); CUDA hands a prefill's intermediate to the down product
+  // in bf16, the rounding that product's tensor-core path applies to it anyway.
+  virtual void gated_mlp(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate, const Tensor& w_up,
+                         const Tensor& b_up, const Tensor& w_down, const Tensor& b_down, Activation act);
   // x = cap * tanh(x / cap), in place.
   virtual void soft_cap(Tensor& x, float cap) = 0;
 

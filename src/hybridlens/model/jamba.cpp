@@ -138,11 +138,8 @@ class Jamba final : public LayerStackModel {
 
   // out = down(silu(gate(h)) * up(h)).
   void mlp(Tensor& out, const Tensor& h, const Tensor& gate_w, const Tensor& up_w, const Tensor& down_w) {
-    const int64_t T = h.dim(0), F = c_.intermediate;
-    Tensor gate = be_.empty(DType::F32, {T, F});
     const Tensor none;
-    be_.gated_linear(gate, h, gate_w, none, up_w, none, Activation::Silu);
-    be_.linear(out, gate, down_w, none);
+    be_.gated_mlp(out, h, gate_w, none, up_w, none, down_w, none, Activation::Silu);
   }
 
   // out = sum over the token's top-k experts of p_e * expert_e(h); each expert runs once on the rows

@@ -61,13 +61,12 @@ class RecurrentGemma final : public LayerStackModel {
   // plain forward pass; many states with one token each is a batched decode step.
   Tensor run_layers(std::span<DecodeState* const> sts, std::span<const int32_t> ids, Phase phase,
                     std::span<LensHook* const> lenses) override {
-    const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden, M = c_.intermediate / 2;
+    const int64_t B = int64_t(sts.size()), R = int64_t(ids.size()), T = R / B, D = c_.hidden;
     Tensor x = be_.empty(DType::F32, {R, D});
     be_.embed(x, w_.get("model.embed_tokens.weight"), std::vector<int32_t>(ids.begin(), ids.end()),
               c_.embed_scale());
     Tensor h = be_.empty(DType::F32, {R, D});
     Tensor t = be_.empty(DType::F32, {R, D});
-    Tensor gate = be_.empty(DType::F32, {R, M});
     int attn_index = 0;
     // Each residual add goes with the norm that follows it (add_rms_norm): the block's output with the
     // channel norm, the MLP's with the next layer's temporal norm.
@@ -79,9 +78,9 @@ class RecurrentGemma final : public LayerStackModel {
         recurrent_block(t, h, sts, T, i);
       }
       be_.add_rms_norm(x, t, h, W(i, "channel_pre_norm.weight"), c_.eps, true);
-      be_.gated_linear(gate, h, W(i, "mlp_block.gate_proj.weight"), W(i, "mlp_block.gate_proj.bias"),
-                       W(i, "mlp_block.up_proj.weight"), W(i, "mlp_block.up_proj.bias"), Activation::GeluTanh);
-      be_.linear(t, gate, W(i, "mlp_block.down_proj.weight"), W(i, "mlp_block.down_proj.bias"));
+      be_.gated_mlp(t, h, W(i, "mlp_block.gate_proj.weight"), W(i, "mlp_block.gate_proj.bias"),
+                    W(i, "mlp_block.up_proj.weight"), W(i, "mlp_block.up_proj.bias"),
+                    W(i, "mlp_block.down_proj.weight"), W(i, "mlp_block.down_proj.bias"), Activation::GeluTanh);
       if (i + 1 < c_.layers)
         be_.add_rms_norm(x, t, h, W(i + 1, "temporal_pre_norm.weight"), c_.eps, true);
       else

@@ -289,6 +289,36 @@ TEST(CudaOps, GatedLinearEqualsItsParts) {
         }
 }
 
+// The gated MLP in one operation against its two steps (gated_linear, then linear) on the same device: bit for
+// bit, since the prefill path rounds act(gate) * up to bf16 exactly as the down product's own rounding does
+// (T = 9 and 100 take it with BF16 weights; the rest are the steps themselves). K = 7 and N = 5 are odd sizes.
+TEST(CudaOps, GatedMlpEqualsItsSteps) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(17);
+  for (DType dt : test::weight_dtypes())
+    for (int64_t T : {1, 8, 9, 100})
+      for (auto [K, N] : {std::pair<int64_t, int64_t>{7, 5}, {2560, 300}, {264, 1000}})
+        for (Activation act : {Activation::GeluTanh, Activation::Silu}) {
+          const bool with_bias = (T + K) % 2 == 1;
+          Tensor x = on_device(*be, test::random_f32({T, K}, rng));
+          Tensor wg = on_device(*be, test::random_weight(dt, {N, K}, rng));
+          Tensor wu = on_device(*be, test::random_weight(dt, {N, K}, rng));
+          Tensor wd = on_device(*be, test::random_weight(dt, {K, N}, rng));
+          Tensor bg = with_bias ? on_device(*be, test::random_weight(dt, {N}, rng)) : Tensor();
+          Tensor bu = with_bias ? on_device(*be, test::random_weight(dt, {N}, rng)) : Tensor();
+          Tensor bd = with_bias ? on_device(*be, test::random_weight(dt, {K}, rng)) : Tensor();
+          Tensor want = be->zeros(DType::F32, {T, K}), got = be->zeros(DType::F32, {T, K});
+          be->Backend::gated_mlp(want, x, wg, bg, wu, bu, wd, bd, act);
+          be->gated_mlp(got, x, wg, bg, wu, bu, wd, bd, act);
+          EXPECT_TRUE(test::bitwise_equal(on_host(*be, got), on_host(*be, want),
+                                          test::case_name(act == Activation::Silu ? "gated_mlp silu" : "gated_mlp gelu",
+                                                          dt, {T, K, N})));
+        }
+  Tensor x = be->zeros(DType::F32, {9, 8}), w = be->zeros(DType::BF16, {4, 8}), bad = be->zeros(DType::BF16, {8, 5});
+  Tensor out = be->zeros(DType::F32, {9, 8});
+  EXPECT_THROW(be->gated_mlp(out, x, w, Tensor(), w, Tensor(), bad, Tensor(), Activation::Silu), Error);
+}
+
 // The persistent few-row products (the default) against the warp kernels (HL_CUDA_GEMV=warp): the same
 // splits, lane order and reductions, so bit for bit. K = 2560 / 7680 / 14336 / 20000 give 1 / 2 / 4 / 8 warps
 // per column (520: one trip, part-filled); N = 301 leaves part of the last wave's slots empty; the parts put a column boundary inside a block.

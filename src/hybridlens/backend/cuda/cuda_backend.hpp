@@ -52,6 +52,8 @@ class CudaBackend final : public Backend {
   void linear_parts(const Tensor& x, std::span<const LinearPart> parts) override;
   void gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate, const Tensor& w_up,
                     const Tensor& b_up, Activation act) override;
+  void gated_mlp(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate, const Tensor& w_up,
+                 const Tensor& b_up, const Tensor& w_down, const Tensor& b_down, Activation act) override;
   void soft_cap(Tensor& x, float cap) override;
 
   void conv1d_causal(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& state) override;

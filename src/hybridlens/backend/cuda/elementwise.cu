@@ -215,6 +215,26 @@ __global__ void to_bf16_vec_k(uint2* dst, const float4* src, int64_t n4) {
   }
 }
 
+// out = bf16(act(a) * b), rounded as to_bf16 rounds: activation_k and to_bf16 in one pass.
+__global__ void activation_mul_bf16_k(uint16_t* out, const float* a, const float* b, int64_t n, Act act) {
+  pdl_trigger();
+  pdl_wait();
+  HL_GRID_STRIDE(i, n) {
+    out[i] = __bfloat16_as_ushort(__float2bfloat16_rn(act_f(a[i], act) * b[i]));
+  }
+}
+
+__global__ void activation_mul_bf16_vec_k(uint2* out, const float4* a, const float4* b, int64_t n4, Act act) {
+  pdl_trigger();
+  pdl_wait();
+  HL_GRID_STRIDE(i, n4) {
+    const float4 g = a[i], u = b[i];
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(act_f(g.x, act) * u.x, act_f(g.y, act) * u.y);
+    const __nv_bfloat162 hi = __floats2bfloat162_rn(act_f(g.z, act) * u.z, act_f(g.w, act) * u.w);
+    out[i] = make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
+  }
+}
+
 __global__ void to_f32_k(float* dst, const void* src, WDt dt, int64_t n) {
   pdl_trigger();
   pdl_wait();
@@ -286,6 +306,15 @@ void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s) 
                reinterpret_cast<const float4*>(src), n / 4);
   else
     launch_pdl(to_bf16_k, stride_blocks(n, kThreads), kThreads, s, dst, src, n);
+}
+void launch_activation_mul_bf16(uint16_t* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
+  if (n <= 0) return;
+  if (n % 4 == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
+      reinterpret_cast<uintptr_t>(out) % 8 == 0)
+    launch_pdl(activation_mul_bf16_vec_k, stride_blocks(n / 4, kThreads), kThreads, s, reinterpret_cast<uint2*>(out),
+               reinterpret_cast<const float4*>(a), reinterpret_cast<const float4*>(b), n / 4, act);
+  else
+    launch_pdl(activation_mul_bf16_k, stride_blocks(n, kThreads), kThreads, s, out, a, b, n, act);
 }
 void launch_to_f32(float* dst, const void* src, WDt dt, int64_t n, cudaStream_t s) {
   if (n > 0) launch_pdl(to_f32_k, stride_blocks(n, kThreads), kThreads, s, dst, src, dt, n);

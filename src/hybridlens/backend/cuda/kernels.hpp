@@ -20,6 +20,8 @@ void launch_rms_norm(float* out, const float* x, const void* w, WDt dt, int64_t 
 void launch_add_rms_norm(float* x, const float* t, float* h, const void* w, WDt dt, int64_t T, int64_t C, float eps,
                          bool one_plus, cudaStream_t s);
 void launch_activation(float* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s);
+// out = act(a) * b rounded to bf16 as launch_to_bf16 rounds (the input of a bf16 product).
+void launch_activation_mul_bf16(uint16_t* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s);
 void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
 // inv_freq: device [rot_dims / 2], computed on the host exactly as the CPU does.
