@@ -35,7 +35,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 status=0
 : >"$log"
 # One process per suite, so that a device fault in one cannot take the others down with it.
-for suite in 'CudaOps.*' 'CudaAttention.*' 'CudaModels.*:Archs/CudaLensIdentity.*'; do
+for suite in 'CudaOps.*' 'CudaAttention.*' \
+  'CudaModels.*:Archs/CudaLensIdentity.*:Architectures/BatchedDecodeTest.Cuda*'; do
   "$build/hl_tests" --gtest_filter="$suite" --gtest_color=no >>"$log" 2>&1 || status=$?
 done
 if [ "$two_b" = 1 ]; then

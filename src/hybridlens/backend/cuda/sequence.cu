@@ -127,9 +127,12 @@ __global__ void rglru_k(float* out, const float* x, const float* gxp, const floa
 
 // Many steps (prefill): time cut into chunks of kLruChunk steps, so that chunks x channels threads work.
 // Pass 1, per (chunk, channel): the chunk's scan from a zero state into out, and the product of its decays.
-// Pass 2, per channel: the state entering each chunk, chunk after chunk (few chunks).
+// Pass 2, per channel: the state entering each chunk, chunk after chunk.
 // Pass 3, per (chunk, channel): out[t] += (product of the chunk's decays up to t) x the entering state.
-constexpr int64_t kLruChunk = 64;
+// Passes 1 and 3 wait for a load at every step of their chunk: short chunks make that chain short and give
+// many threads (2,048 steps of the 2B width: 128 chunks, 327,680 threads); 16 against 64 took 1.6 ms off a
+// 4,096-token 2B prefill (docs/performance.md).
+constexpr int64_t kLruChunk = 16;
 
 __host__ __device__ __forceinline__ int64_t lru_chunks(int64_t T) { return (T + kLruChunk - 1) / kLruChunk; }
 
@@ -161,10 +164,27 @@ __global__ void rglru_carry_k(float* enter, const float* decay, const float* out
   if (c >= C) return;
   const int64_t chunks = lru_chunks(T);
   float h = hstate[c];
-  for (int64_t k = 0; k < chunks; ++k) {
-    enter[k * C + c] = h;
-    const int64_t last = min(T, (k + 1) * kLruChunk) - 1;
-    h = decay[k * C + c] * h + out[last * C + c];
+  // The chunks' decays and last outputs do not depend on h: a group of them is loaded before it is walked,
+  // so that the walk waits for one load latency a group, not one a chunk.
+  constexpr int kGroup = 8;
+  for (int64_t k0 = 0; k0 < chunks; k0 += kGroup) {
+    float d[kGroup], e[kGroup];
+#pragma unroll
+    for (int j = 0; j < kGroup; ++j) {
+      const int64_t k = k0 + j;
+      if (k < chunks) {
+        d[j] = decay[k * C + c];
+        e[j] = out[(min(T, (k + 1) * kLruChunk) - 1) * C + c];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kGroup; ++j) {
+      const int64_t k = k0 + j;
+      if (k < chunks) {
+        enter[k * C + c] = h;
+        h = d[j] * h + e[j];
+      }
+    }
   }
   hstate[c] = h;
 }
