@@ -23,7 +23,8 @@ struct GenerateResult {
   double decode_seconds = 0;
 };
 
-// Index of the largest value; the first one on ties (as torch.argmax).
+// Index of the largest value; the first one on ties (as torch.argmax). NaNs are never the largest (torch
+// would pick one), except that a NaN at index 0 gives 0.
 int32_t argmax(const float* v, int64_t n);
 
 // Prefills `prompt` into a fresh state and decodes greedily.
