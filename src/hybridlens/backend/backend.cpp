@@ -48,8 +48,8 @@ void Backend::add_rms_norm(Tensor& x, const Tensor& t, Tensor& h, const Tensor& 
 
 void Backend::gated_mlp(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate, const Tensor& w_up,
                         const Tensor& b_up, const Tensor& w_down, const Tensor& b_down, Activation act) {
-  HL_CHECK(x.defined() && x.ndim() == 2 && w_gate.defined() && w_gate.ndim() == 2, "gated_mlp: x and w_gate must be matrices, got ", x.describe(),
-           " and ", w_gate.describe());
+  HL_CHECK(x.defined() && x.ndim() == 2 && w_gate.defined() && w_gate.ndim() == 2,
+           "gated_mlp: x and w_gate must be matrices, got ", x.describe(), " and ", w_gate.describe());
   Tensor mid = empty(DType::F32, {x.dim(0), w_gate.dim(0)});
   gated_linear(mid, x, w_gate, b_gate, w_up, b_up, act);
   linear(out, mid, w_down, b_down);
