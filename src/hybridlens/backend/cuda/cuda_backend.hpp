@@ -97,6 +97,13 @@ class CudaBackend final : public Backend {
   void few_row_products(const GemvParts& parts, const float* x, WDt dt, WDt bdt, int64_t T, int64_t K);
   // Whether the prefill products of w take gemm_bf16.
   bool bf16_path(const Tensor& w) const { return w.dtype() == DType::BF16 && !precise_; }
+  // Whether gated_linear and gated_mlp take their prefill path (T x K input, N gate columns), and its two
+  // products: gate [T, N] and up [T, N] from x rounded to bf16 once.
+  bool bf16_gate_up(const Tensor& w_gate, const Tensor& w_up, int64_t T, int64_t K, int64_t N) const {
+    return T > kGemvMaxRows && K > 0 && N > 0 && bf16_path(w_gate) && bf16_path(w_up);
+  }
+  void gate_up_bf16(float* gate, float* up, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
+                    const Tensor& w_up, const Tensor& b_up);
 
   // Attention for T >= kProductMinQueries queries: per block of queries, scores by cuBLAS, statistics,
   // selection and weights by row kernels, outputs by cuBLAS (cuda_attention_products.cpp).

@@ -238,18 +238,23 @@ void CudaBackend::rglru_block(Tensor& out, const Tensor& y, const Tensor& x, con
   Backend::rglru_block(out, y, x, w_x, b_x, w_a, b_a, recurrent_param, states, act);
 }
 
+void CudaBackend::gate_up_bf16(float* gate, float* up, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
+                               const Tensor& w_up, const Tensor& b_up) {
+  const int64_t T = x.dim(0), K = x.dim(1), N = w_gate.dim(0);
+  const Tensor xb = bf16_rows(x.data<float>(), K, T, K);
+  gemm_bf16(gate, N, xb, w_gate, b_gate, T, K, N);
+  gemm_bf16(up, N, xb, w_up, b_up, T, K, N);
+}
+
 void CudaBackend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
                                const Tensor& w_up, const Tensor& b_up, Activation act) {
   checks::check_linear_args(DeviceKind::CUDA, out, x, w_gate, b_gate);
   checks::check_linear_args(DeviceKind::CUDA, out, x, w_up, b_up);
   const int64_t T = x.dim(0), K = x.dim(1), N = w_gate.dim(0);
-  if (T > kGemvMaxRows && K > 0 && N > 0 && bf16_path(w_gate) && bf16_path(w_up)) {
-    // prefill: x rounded to bf16 once for both products, then act(gate) * up
+  if (bf16_gate_up(w_gate, w_up, T, K, N)) {  // prefill: the two products, then act(gate) * up
     const auto timed = profile_.time("linear");
-    const Tensor xb = bf16_rows(x.data<float>(), K, T, K);
     Tensor gate = scratch(DType::F32, {T, N});
-    gemm_bf16(gate.data<float>(), N, xb, w_gate, b_gate, T, K, N);
-    gemm_bf16(out.data<float>(), N, xb, w_up, b_up, T, K, N);
+    gate_up_bf16(gate.data<float>(), out.data<float>(), x, w_gate, b_gate, w_up, b_up);
     activation_mul(out, gate, out, act);
     return;
   }
@@ -278,7 +283,7 @@ void CudaBackend::gated_mlp(Tensor& out, const Tensor& x, const Tensor& w_gate, 
                             Activation act) {
   const int64_t T = x.defined() && x.ndim() == 2 ? x.dim(0) : 0, K = T > 0 ? x.dim(1) : 0;
   const int64_t N = w_gate.defined() && w_gate.ndim() == 2 ? w_gate.dim(0) : 0;
-  if (T <= kGemvMaxRows || K == 0 || N == 0 || !bf16_path(w_gate) || !bf16_path(w_up) || !bf16_path(w_down)) {
+  if (!bf16_gate_up(w_gate, w_up, T, K, N) || !bf16_path(w_down)) {
     Backend::gated_mlp(out, x, w_gate, b_gate, w_up, b_up, w_down, b_down, act);  // gated_linear, then linear
     return;
   }
@@ -288,9 +293,7 @@ void CudaBackend::gated_mlp(Tensor& out, const Tensor& x, const Tensor& w_gate, 
   checks::check_linear_args(DeviceKind::CUDA, up, x, w_up, b_up);
   checks::check_linear_args(DeviceKind::CUDA, out, up, w_down, b_down);
   const auto timed = profile_.time("linear");
-  const Tensor xb = bf16_rows(x.data<float>(), K, T, K);
-  gemm_bf16(gate.data<float>(), N, xb, w_gate, b_gate, T, K, N);
-  gemm_bf16(up.data<float>(), N, xb, w_up, b_up, T, K, N);
+  gate_up_bf16(gate.data<float>(), up.data<float>(), x, w_gate, b_gate, w_up, b_up);
   Tensor mid = scratch(DType::BF16, {T, N});
   launch_activation_mul_bf16(static_cast<uint16_t*>(mid.raw()), gate.data<float>(), up.data<float>(), T * N,
                              act_of(act), nullptr);

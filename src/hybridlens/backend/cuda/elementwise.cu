@@ -205,13 +205,17 @@ __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
 }
 
 // Four elements a thread: 16-byte loads, 8-byte stores (src 16-byte and dst 8-byte aligned, n % 4 == 0).
+// Four floats rounded to bf16 (to nearest even), packed in order.
+__device__ __forceinline__ uint2 bf16x4(float4 v) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
+  return make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
+}
+
 __global__ void to_bf16_vec_k(uint2* dst, const float4* src, int64_t n4) {
   pdl_trigger();
   pdl_wait();
   HL_GRID_STRIDE(i, n4) {
-    const float4 v = src[i];
-    const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
-    dst[i] = make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
+    dst[i] = bf16x4(src[i]);
   }
 }
 
@@ -229,9 +233,8 @@ __global__ void activation_mul_bf16_vec_k(uint2* out, const float4* a, const flo
   pdl_wait();
   HL_GRID_STRIDE(i, n4) {
     const float4 g = a[i], u = b[i];
-    const __nv_bfloat162 lo = __floats2bfloat162_rn(act_f(g.x, act) * u.x, act_f(g.y, act) * u.y);
-    const __nv_bfloat162 hi = __floats2bfloat162_rn(act_f(g.z, act) * u.z, act_f(g.w, act) * u.w);
-    out[i] = make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
+    out[i] = bf16x4(make_float4(act_f(g.x, act) * u.x, act_f(g.y, act) * u.y, act_f(g.z, act) * u.z,
+                                act_f(g.w, act) * u.w));
   }
 }
 
@@ -258,6 +261,11 @@ constexpr int kThreads = 256;
 unsigned norm_threads(int64_t C) {
   const int64_t want = (C + kNormPer - 1) / kNormPer;
   return unsigned(std::clamp<int64_t>((want + 31) / 32 * 32, 64, 1024));
+}
+
+// Whether n floats at src go to bf16 at dst four at a time (16-byte loads, 8-byte stores).
+bool bf16x4_ok(int64_t n, const uint16_t* dst, const float* src) {
+  return n % 4 == 0 && reinterpret_cast<uintptr_t>(src) % 16 == 0 && reinterpret_cast<uintptr_t>(dst) % 8 == 0;
 }
 
 }  // namespace
@@ -301,7 +309,7 @@ void launch_fill_uniform(void* dst, WDt dt, int64_t n, float lo, float hi, uint6
 }
 void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  if (n % 4 == 0 && reinterpret_cast<uintptr_t>(src) % 16 == 0 && reinterpret_cast<uintptr_t>(dst) % 8 == 0)
+  if (bf16x4_ok(n, dst, src))
     launch_pdl(to_bf16_vec_k, stride_blocks(n / 4, kThreads), kThreads, s, reinterpret_cast<uint2*>(dst),
                reinterpret_cast<const float4*>(src), n / 4);
   else
@@ -309,8 +317,7 @@ void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s) 
 }
 void launch_activation_mul_bf16(uint16_t* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s) {
   if (n <= 0) return;
-  if (n % 4 == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 && reinterpret_cast<uintptr_t>(b) % 16 == 0 &&
-      reinterpret_cast<uintptr_t>(out) % 8 == 0)
+  if (bf16x4_ok(n, out, a) && bf16x4_ok(n, out, b))
     launch_pdl(activation_mul_bf16_vec_k, stride_blocks(n / 4, kThreads), kThreads, s, reinterpret_cast<uint2*>(out),
                reinterpret_cast<const float4*>(a), reinterpret_cast<const float4*>(b), n / 4, act);
   else
