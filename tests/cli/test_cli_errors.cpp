@@ -158,6 +158,28 @@ TEST(Cli, ForwardWritesLogitsAndLensRecordings) {
   EXPECT_TRUE(fs::exists(dir + "/k.npy"));
 }
 
+TEST(Cli, GenerateWithAnEmptyFixedHeadListEqualsKeepingNoHead) {
+  // rg_mqa_f32 has 4 heads per attention layer. A fixed list with no head must drop every head, as
+  // --keep-heads 0 does; before LensPlan::is_identity knew about fixed lists it was ignored.
+  const std::string dir = test::temp_dir("cli_fixed");
+  { std::ofstream(dir + "/none.txt") << "# no head\n"; }
+  const std::string base = "generate --model " + fixture("rg_mqa_f32") +
+                           " --prompt \"the cat sat on the mat\" --max-new-tokens 6 --json --sparsify both ";
+  const Outcome none = run_cli(base + "--rank fixed:" + dir + "/none.txt");
+  const Outcome zero = run_cli(base + "--keep-heads 0");
+  const Outcome all = run_cli(base + "--keep-heads all");
+  ASSERT_EQ(none.code, 0) << none.err;
+  ASSERT_EQ(zero.code, 0) << zero.err;
+  ASSERT_EQ(all.code, 0) << all.err;
+  auto ids = [](const std::string& json) {  // the generated ids; the output also holds timings
+    const size_t at = json.find("\"ids\":[");
+    return at == std::string::npos ? std::string() : json.substr(at, json.find(']', at) - at);
+  };
+  ASSERT_FALSE(ids(zero.out).empty()) << zero.out;
+  EXPECT_EQ(ids(none.out), ids(zero.out));
+  EXPECT_NE(ids(zero.out), ids(all.out)) << "keeping no head changes nothing here, so the comparison shows nothing";
+}
+
 TEST(Cli, GenerateJsonHasIdsAndText) {
   const Outcome o = run_cli("generate --model " + fixture("rg_mqa_f32") +
                             " --prompt \"the cat sat\" --max-new-tokens 5 --json");

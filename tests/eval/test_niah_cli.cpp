@@ -187,6 +187,50 @@ TEST(NiahCli, SharedPrefillsGiveTheSameOutputsAsSeparateRuns) {
   EXPECT_EQ(groups.int64(1), 8);  // k = all under generation and under both, per manipulation pair and prompt
 }
 
+TEST(NiahCli, FixedHeadListsActLikeTheHeadCountsTheyName) {
+  // A fixed list naming no head is k = 0 and one naming every head is k = all, bit for bit. Before
+  // LensPlan::is_identity knew about fixed lists, a sweep without a recording ran them unmodified.
+  const std::string dir = test::temp_dir("niah_fixed");
+  const std::string grid = "--lengths 140 --depths 30,90 --sparsify both --max-new-tokens 6 ";
+  const test::CliResult by_k = run_cli(niah_args(dir + "/k.db", grid + "--keep 0,all"));
+  ASSERT_EQ(by_k.status, 0) << by_k.output;
+  int64_t layers = 0, heads = 0;
+  {
+    SqliteDb d(dir + "/k.db", SqliteDb::Mode::ReadOnly);
+    SqliteStatement s = d.prepare("SELECT attention_layers, heads FROM models");
+    ASSERT_TRUE(s.step());
+    layers = s.int64(0);
+    heads = s.int64(1);
+  }
+  ASSERT_GT(layers, 0);
+  std::string every;
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t h = 0; h < heads; ++h) every += std::to_string(l) + "," + std::to_string(h) + "\n";
+  test::write_file(dir + "/none.txt", "# no head\n");
+  test::write_file(dir + "/every.txt", every);
+  const std::string ranks = sh("fixed:" + dir + "/none.txt") + "," + sh("fixed:" + dir + "/every.txt");
+  const test::CliResult fixed = run_cli(niah_args(dir + "/f.db", grid + "--rank " + ranks));
+  ASSERT_EQ(fixed.status, 0) << fixed.output;
+
+  // (depth, k = 0 or all) -> output ids; fixed lists map to the head count they name.
+  auto outputs = [](const std::string& db) {
+    std::map<std::pair<double, std::string>, std::string> m;
+    SqliteDb d(db, SqliteDb::Mode::ReadOnly);
+    SqliteStatement s = d.prepare("SELECT depth_percent, keep_all, rank, output_ids FROM niah_cells");
+    while (s.step()) {
+      const std::string rank = s.text(2);
+      const bool all = rank.rfind("fixed:", 0) == 0 ? rank.find("every.txt") != std::string::npos : s.int64(1) != 0;
+      m[{s.real(0), all ? "all" : "0"}] = s.text(3);
+    }
+    return m;
+  };
+  const auto k = outputs(dir + "/k.db"), f = outputs(dir + "/f.db");
+  ASSERT_EQ(k.size(), 4u);
+  EXPECT_EQ(f, k);
+  EXPECT_NE(k.at({30.0, "0"}) + k.at({90.0, "0"}), k.at({30.0, "all"}) + k.at({90.0, "all"}))
+      << "k = 0 and k = all give the same outputs here, so the comparison shows nothing";
+}
+
 TEST(NiahCli, DepthsThatSnapToTheSameSentenceRunOnce) {
   // At 128 tokens, 1% depth falls before the first sentence end: the prompt is the one of depth 0.
   const std::string db = test::temp_dir("niah_same") + "/r.db";

@@ -42,7 +42,8 @@ std::vector<std::pair<int, int>> read_fixed_heads(const std::string& path) {
 }  // namespace
 
 bool LensPlan::is_identity() const {
-  return keep_k < 0 && prefill_manipulation == Manipulation::Keep &&
+  // A fixed head list selects even at keep_k = -1, which is how niah and mmlu give it.
+  return keep_k < 0 && rank != HeadRank::Fixed && prefill_manipulation == Manipulation::Keep &&
          generation_manipulation == Manipulation::Keep && !record_entropy && !record_mass && !record_top1 &&
          !record_kept;
 }
