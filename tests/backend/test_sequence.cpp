@@ -103,6 +103,7 @@ TEST(BackendRglru, MatchesReference) {
   std::mt19937 rng(3);
   cpu::reset_isa();
   std::vector<cpu::Isa> isas = {cpu::Isa::Portable};
+  if (cpu::active_isa() >= cpu::Isa::Avx2) isas.push_back(cpu::Isa::Avx2);
   if (cpu::active_isa() == cpu::Isa::Avx512) isas.push_back(cpu::Isa::Avx512);
   for (cpu::Isa isa : isas)
   for (DType dt : test::weight_dtypes())

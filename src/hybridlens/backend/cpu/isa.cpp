@@ -14,6 +14,7 @@ Isa detect() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
     return Isa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
 #endif
   return Isa::Portable;
 }
@@ -32,10 +33,17 @@ Isa active_isa() {
   return f < 0 ? best() : Isa(f);
 }
 
-const char* isa_name(Isa isa) { return isa == Isa::Avx512 ? "avx512" : "portable"; }
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    case Isa::Portable: break;
+  }
+  return "portable";
+}
 
 void force_isa(Isa isa) {
-  HL_CHECK(isa == Isa::Portable || best() == Isa::Avx512, "force_isa: this CPU does not support ", isa_name(isa));
+  HL_CHECK(int(isa) <= int(best()), "force_isa: this CPU does not support ", isa_name(isa));
   g_forced.store(int(isa), std::memory_order_relaxed);
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hybridlens/backend/cpu/isa.hpp"
+#include "hybridlens/backend/cpu/vec_math_avx2.hpp"
 #include "hybridlens/backend/cpu/vec_math_avx512.hpp"
 #include "hybridlens/backend/cpu/ops.hpp"
 #include "hybridlens/backend/cpu/scalar_math.hpp"
@@ -49,6 +50,33 @@ HL_AVX512 void scan_avx512(const ScanArgs& s, int64_t c0, int64_t c1) {
   }
 }
 
+// The same with 8 channels a vector (AVX2 + FMA).
+HL_AVX2 void scan_avx2(const ScanArgs& s, int64_t c0, int64_t c1) {
+  for (int64_t t = 0; t < s.T; ++t) {
+    const bool reset = (*s.positions)[size_t(t)] == 0;
+    const int64_t row = t * s.C;
+    for (int64_t c = c0; c < c1; c += 8) {
+      const __m256i m = avx2::tail_mask(c1 - c);
+      const __m256 gx = avx2::sigmoid_ps(_mm256_maskload_ps(s.gxp + row + c, m));
+      const __m256 ga = avx2::sigmoid_ps(_mm256_maskload_ps(s.gap + row + c, m));
+      const __m256 log_a = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-8.0f), ga), _mm256_maskload_ps(s.sp + c, m));
+      const __m256 xg = _mm256_mul_ps(_mm256_maskload_ps(s.x + row + c, m), gx);
+      __m256 hn;
+      if (reset) {
+        hn = xg;  // mult = 1, h reset to 0
+      } else {
+        const __m256 a = avx2::exp_ps(log_a);
+        const __m256 neg = avx2::expm1_ps(_mm256_add_ps(log_a, log_a));  // exp(2 log_a) - 1 <= 0
+        const __m256 mult = _mm256_sqrt_ps(_mm256_sub_ps(_mm256_setzero_ps(), neg));
+        const __m256 normalized = _mm256_mul_ps(xg, mult);
+        hn = _mm256_add_ps(_mm256_mul_ps(a, _mm256_maskload_ps(s.h + c, m)), normalized);
+      }
+      _mm256_maskstore_ps(s.h + c, m, hn);
+      _mm256_maskstore_ps(s.out + row + c, m, hn);
+    }
+  }
+}
+
 void scan_scalar(const ScanArgs& s, int64_t c0, int64_t c1) {
   for (int64_t t = 0; t < s.T; ++t) {
     const bool reset = (*s.positions)[size_t(t)] == 0;
@@ -82,12 +110,13 @@ void rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_pre, const Te
 
   ScanArgs args{x.data<float>(), gate_x_pre.data<float>(), gate_a_pre.data<float>(), sp.data(), &positions,
                 out.data<float>(), h.data<float>(), T, C};
-  const bool vec = active_isa() == Isa::Avx512;
+  const Isa isa = active_isa();
   // Chunks of 64 channels keep each thread's rows of the inputs in whole cache lines.
   const int64_t chunks = (C + 63) / 64;
   parallel_for(chunks, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, T)), [&](int64_t k0, int64_t k1) {
     const int64_t c0 = k0 * 64, c1 = std::min(C, k1 * 64);
-    if (vec) scan_avx512(args, c0, c1);
+    if (isa == Isa::Avx512) scan_avx512(args, c0, c1);
+    else if (isa == Isa::Avx2) scan_avx2(args, c0, c1);
     else scan_scalar(args, c0, c1);
   });
 }
