@@ -5,6 +5,8 @@
 // small. Include only from files whose callers check active_isa().
 #include <immintrin.h>
 
+#include <cstdint>
+
 #define HL_AVX2 __attribute__((target("avx2,fma")))
 #define HL_AVX2_INLINE HL_AVX2 inline __attribute__((always_inline))
 

@@ -204,13 +204,13 @@ __global__ void to_bf16_k(uint16_t* dst, const float* src, int64_t n) {
   }
 }
 
-// Four elements a thread: 16-byte loads, 8-byte stores (src 16-byte and dst 8-byte aligned, n % 4 == 0).
 // Four floats rounded to bf16 (to nearest even), packed in order.
 __device__ __forceinline__ uint2 bf16x4(float4 v) {
   const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
   return make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
 }
 
+// Four elements a thread: 16-byte loads, 8-byte stores (src 16-byte and dst 8-byte aligned, n % 4 == 0).
 __global__ void to_bf16_vec_k(uint2* dst, const float4* src, int64_t n4) {
   pdl_trigger();
   pdl_wait();
