@@ -8,7 +8,7 @@ ReportDbBuilder::ReportDbBuilder(const std::string& path) : path_(path), db_(Res
   run_ = db_->begin_run("niah", "test", 1);
 }
 
-int64_t ReportDbBuilder::model(const std::string& name, int heads, int attention_layers) {
+int64_t ReportDbBuilder::model(const std::string& name, int heads, int attention_layers, int window) {
   ModelRecord m;
   m.dir = "/models/" + name;
   m.config_sha256 = sha256_hex(name);
@@ -17,6 +17,7 @@ int64_t ReportDbBuilder::model(const std::string& name, int heads, int attention
   m.heads = heads;
   m.attention_layers = attention_layers;
   m.layers = attention_layers * 3;
+  m.window = window;
   return db_->model_id(m);
 }
 
@@ -39,8 +40,8 @@ NiahCellRecord ReportDbBuilder::record(const Cell& c) {
   r.context_tokens = c.length - 20;
   r.prompt_tokens = c.length;
   r.prompt_sha256 = sha256_hex(r.cell_key);
-  r.needle_begin = 10;
-  r.needle_end = 14;
+  r.needle_begin = c.needle_begin;
+  r.needle_end = c.needle_begin + 4;
   r.lens.keep_k = c.keep_k;
   r.lens.heads = c.heads;
   r.lens.rank = c.rank;

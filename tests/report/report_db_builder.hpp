@@ -12,8 +12,8 @@ namespace hl::test {
 class ReportDbBuilder {
  public:
   explicit ReportDbBuilder(const std::string& path);
-  // A model row; `heads` per attention layer.
-  int64_t model(const std::string& name, int heads, int attention_layers);
+  // A model row; `heads` per attention layer; `window` 0 = global attention.
+  int64_t model(const std::string& name, int heads, int attention_layers, int window = 0);
   // One NIAH cell of the given configuration and grid point with the given score; keep_k = heads for all.
   // Settings not named are METHOD.md's defaults (entropy-low, keep/keep, needle "sf").
   struct Cell {
@@ -28,6 +28,7 @@ class ReportDbBuilder {
     int64_t length = 100;
     double depth = 0;
     double score = 5;
+    int64_t needle_begin = 10;  // prompt_tokens is `length`
   };
   void niah(const Cell& c);
   // The same cell with a recorded per-head entropy: entropy[l * heads + h] is the mean over positions

@@ -186,6 +186,46 @@ TEST(ReportAggregation, AccuracyTableNamesModelPhaseKAndWhatVaries) {
       << text;
   EXPECT_NE(text.find("MMLU accuracy"), std::string::npos);
   EXPECT_NE(text.find("  no data"), std::string::npos);
+  EXPECT_EQ(text.find("by needle distance"), std::string::npos) << "no model here has a local attention window";
+}
+
+TEST(ReportAggregation, AccuracyByNeedleDistanceInWindowsOfWindowedModelsOnly) {
+  const std::string dir = test::temp_dir("report_distance");
+  test::ReportDbBuilder b(dir + "/r.db");
+  const int64_t gamma = b.model("gamma", 2, 1, 100);
+  const int64_t delta = b.model("delta", 2, 1, 0);
+  // Distance = length (prompt tokens) - needle_begin; W = 100.
+  const Cell all{.model_id = gamma, .heads = 2, .keep_k = 2};
+  auto at = [&](Cell c, int64_t length, int64_t needle_begin, double score) {
+    c.length = length;
+    c.needle_begin = needle_begin;
+    c.score = score;
+    b.niah(c);
+  };
+  at(all, 200, 100, 5);  // 100: the needle's first token is the oldest the last position sees
+  at(all, 200, 150, 0);  // 50
+  at(all, 300, 199, 5);  // 101: one token beyond the window
+  at(all, 300, 100, 5);  // 200
+  at(all, 900, 10, 0);   // 890: counted as beyond 3 W
+  at(Cell{.model_id = gamma, .heads = 2, .keep_k = 0}, 200, 150, 0);
+  at(Cell{.model_id = delta, .heads = 2, .keep_k = 2}, 200, 150, 5);
+
+  const std::vector<NiahConfig> cs = load_niah_configs(b.db().sql());
+  const NiahConfig& g = find(cs, "gamma", "generation", 2);
+  EXPECT_EQ(g.window, 100);
+  EXPECT_EQ(g.distance_cells, (std::vector<int64_t>{2, 2, 0, 1}));
+  EXPECT_EQ(g.distance_correct, (std::vector<int64_t>{1, 2, 0, 0}));
+  EXPECT_TRUE(find(cs, "delta", "generation", 2).distance_cells.empty());
+
+  const Table t = niah_distance_table(cs);
+  ASSERT_EQ(t.header, (std::vector<std::string>{"model", "phase", "k", "window W", "<= W", "W+1..2W", "> 3W"}));
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_EQ(t.rows[0], (std::vector<std::string>{"gamma", "generation", "0", "100", "0.0% (1)", "-", "-"}));
+  EXPECT_EQ(t.rows[1],
+            (std::vector<std::string>{"gamma", "generation", "all", "100", "50.0% (2)", "100.0% (2)", "0.0% (1)"}));
+  const std::string text = accuracy_text(cs, {});
+  EXPECT_NE(text.find("NIAH accuracy by needle distance"), std::string::npos) << text;
+  EXPECT_NE(text.find("gamma  generation  all       100  50.0% (2)  100.0% (2)  0.0% (1)"), std::string::npos) << text;
 }
 
 TEST(ReportAggregation, MmluPerConfigurationSubjectAndShareOfUnmodified) {

@@ -29,6 +29,41 @@ Table niah_accuracy_table(const std::vector<NiahConfig>& configs) {
   return t;
 }
 
+Table niah_distance_table(const std::vector<NiahConfig>& configs) {
+  static const char* bucket_names[kDistanceBuckets] = {"<= W", "W+1..2W", "2W+1..3W", "> 3W"};
+  const NiahVarying v = niah_varying(configs);
+  std::vector<bool> bucket_used(kDistanceBuckets, false);
+  for (const NiahConfig& c : configs)
+    for (size_t b = 0; b < c.distance_cells.size(); ++b)
+      if (c.distance_cells[b] > 0) bucket_used[b] = true;
+  Table t;
+  t.header = {"model", "phase", "k"};
+  if (!configs.empty())
+    for (const auto& [name, value] : niah_extra_settings(configs.front().key, v)) t.header.push_back(name);
+  t.numeric.assign(t.header.size(), false);
+  t.numeric[2] = true;
+  t.header.push_back("window W");
+  t.numeric.push_back(true);
+  for (int b = 0; b < kDistanceBuckets; ++b)
+    if (bucket_used[size_t(b)]) {
+      t.header.push_back(bucket_names[b]);
+      t.numeric.push_back(true);
+    }
+  for (const NiahConfig& c : configs) {
+    if (c.window <= 0 || c.distance_cells.empty()) continue;
+    std::vector<std::string> row = {c.model_name, phase_label(c.key.sparsify), k_label(c.key.keep_k, c.keep_all)};
+    for (const auto& [name, value] : niah_extra_settings(c.key, v)) row.push_back(value);
+    row.push_back(std::to_string(c.window));
+    for (size_t b = 0; b < size_t(kDistanceBuckets); ++b) {
+      if (!bucket_used[b]) continue;
+      const int64_t n = c.distance_cells[b];
+      row.push_back(n > 0 ? percent(double(c.distance_correct[b]) / double(n)) + " (" + std::to_string(n) + ")" : "-");
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
 Table mmlu_accuracy_table(const std::vector<MmluConfig>& configs) {
   const MmluVarying v = mmlu_varying(configs);
   Table t;
@@ -85,6 +120,11 @@ Table mmlu_subject_table(const std::vector<MmluConfig>& configs) {
 std::string accuracy_text(const std::vector<NiahConfig>& niah, const std::vector<MmluConfig>& mmlu) {
   std::string s = "NIAH accuracy (share of cells scoring 5 of 5; needles and grid points pooled):\n";
   s += niah.empty() ? "  no data\n" : render_text(niah_accuracy_table(niah));
+  const Table by_distance = niah_distance_table(niah);
+  if (!by_distance.rows.empty())
+    s += "\nNIAH accuracy by needle distance, for models with a local attention window W (distance: from the last "
+         "prompt position back to the needle's first token; cells in brackets):\n" +
+         render_text(by_distance);
   s += "\nMMLU accuracy (share of questions answered correctly; of k=all: share of the unmodified model's):\n";
   s += mmlu.empty() ? "  no data\n" : render_text(mmlu_accuracy_table(mmlu));
   return s;

@@ -18,6 +18,28 @@ auto order_tuple(const NiahConfigKey& k) {
                          k.generation_manipulation, k.binary_layer_mean, k.max_new_tokens, k.keep_k);
 }
 
+// The columns of NiahConfigKey, first in both queries below.
+const std::string kKeySql =
+    "c.model_id, c.haystack, c.template, c.jrt, c.keep_k, c.rank, c.sparsify, c.prefill_manipulation, "
+    "c.generation_manipulation, c.binary_layer_mean, c.max_new_tokens";
+constexpr int kKeyColumns = 11;
+
+NiahConfigKey read_key(SqliteStatement& s) {
+  NiahConfigKey k;
+  k.model_id = s.int64(0);
+  k.haystack = s.text(1);
+  k.template_name = s.text(2);
+  k.jrt = s.int64(3) != 0;
+  k.keep_k = int(s.int64(4));
+  k.rank = s.text(5);
+  k.sparsify = s.text(6);
+  k.prefill_manipulation = s.text(7);
+  k.generation_manipulation = s.text(8);
+  k.binary_layer_mean = s.int64(9) != 0;
+  k.max_new_tokens = int(s.int64(10));
+  return k;
+}
+
 struct Point {
   double depth;
   int64_t length;
@@ -40,38 +62,40 @@ bool niah_display_order(const NiahConfigKey& a, const NiahConfigKey& b) { return
 
 std::vector<NiahConfig> load_niah_configs(SqliteDb& db) {
   SqliteStatement s = db.prepare(
-      "SELECT c.model_id, m.name, c.heads, c.haystack, c.template, c.jrt, c.keep_k, c.keep_all, c.rank, "
-      "c.sparsify, c.prefill_manipulation, c.generation_manipulation, c.binary_layer_mean, c.max_new_tokens, "
+      "SELECT " + kKeySql + ", m.name, c.heads, c.keep_all, m.window, "
       "c.depth_percent, c.context_length, COUNT(*), SUM(c.correct), SUM(c.score), COUNT(DISTINCT c.needle_id) "
       "FROM niah_cells c JOIN models m ON m.model_id = c.model_id "
-      "GROUP BY c.model_id, c.haystack, c.template, c.jrt, c.keep_k, c.rank, c.sparsify, c.prefill_manipulation, "
-      "c.generation_manipulation, c.binary_layer_mean, c.max_new_tokens, c.depth_percent, c.context_length");
+      "GROUP BY " + kKeySql + ", c.depth_percent, c.context_length");
   std::map<NiahConfigKey, NiahConfig> by_key;
   std::map<NiahConfigKey, std::vector<Point>> points;
   while (s.step()) {
-    NiahConfigKey k;
-    k.model_id = s.int64(0);
-    k.haystack = s.text(3);
-    k.template_name = s.text(4);
-    k.jrt = s.int64(5) != 0;
-    k.keep_k = int(s.int64(6));
-    k.rank = s.text(8);
-    k.sparsify = s.text(9);
-    k.prefill_manipulation = s.text(10);
-    k.generation_manipulation = s.text(11);
-    k.binary_layer_mean = s.int64(12) != 0;
-    k.max_new_tokens = int(s.int64(13));
+    const NiahConfigKey k = read_key(s);
     NiahConfig& c = by_key[k];
     c.key = k;
-    c.model_name = s.text(1);
-    c.heads = int(s.int64(2));
-    c.keep_all = s.int64(7) != 0;
-    const int64_t n = s.int64(16);
+    c.model_name = s.text(kKeyColumns);
+    c.heads = int(s.int64(kKeyColumns + 1));
+    c.keep_all = s.int64(kKeyColumns + 2) != 0;
+    c.window = int(s.int64(kKeyColumns + 3));
+    const int64_t n = s.int64(kKeyColumns + 6);
     c.cells += n;
-    c.correct += s.int64(17);
-    c.score_sum += s.real(18);
-    c.needles = std::max(c.needles, int(s.int64(19)));
-    points[k].push_back(Point{s.real(14), s.int64(15), n, s.real(18)});
+    c.correct += s.int64(kKeyColumns + 7);
+    c.score_sum += s.real(kKeyColumns + 8);
+    c.needles = std::max(c.needles, int(s.int64(kKeyColumns + 9)));
+    points[k].push_back(Point{s.real(kKeyColumns + 4), s.int64(kKeyColumns + 5), n, s.real(kKeyColumns + 8)});
+  }
+
+  SqliteStatement d = db.prepare(
+      "SELECT " + kKeySql + ", MIN((c.prompt_tokens - c.needle_begin + m.window - 1) / m.window, ?1), "
+      "COUNT(*), SUM(c.correct) FROM niah_cells c JOIN models m ON m.model_id = c.model_id WHERE m.window > 0 "
+      "GROUP BY " + kKeySql + ", 12");
+  d.bind(1, int64_t(kDistanceBuckets));
+  while (d.step()) {
+    NiahConfig& c = by_key.at(read_key(d));
+    c.distance_cells.resize(kDistanceBuckets, 0);
+    c.distance_correct.resize(kDistanceBuckets, 0);
+    const int64_t b = std::clamp<int64_t>(d.int64(kKeyColumns) - 1, 0, kDistanceBuckets - 1);
+    c.distance_cells[size_t(b)] += d.int64(kKeyColumns + 1);
+    c.distance_correct[size_t(b)] += d.int64(kKeyColumns + 2);
   }
 
   // Two checkpoints with the same directory name get their ids in their labels.

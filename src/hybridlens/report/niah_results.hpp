@@ -1,6 +1,7 @@
 #pragma once
 // The NIAH results of a database, per configuration (everything but the grid point and the needle):
-// cells, accuracy, mean score, and the depth x length grid of mean scores that a heatmap shows.
+// cells, accuracy, mean score, the depth x length grid of mean scores that a heatmap shows, and, for
+// models with a sliding attention window, accuracy by how far back the needle is in windows.
 // Needles are pooled, as in the niah_accuracy view (docs/results-schema.md).
 #include <compare>
 #include <cstdint>
@@ -23,6 +24,12 @@ struct NiahConfigKey {
   auto operator<=>(const NiahConfigKey&) const = default;
 };
 
+// A cell's needle distance is prompt_tokens - needle_begin: how far the last prompt position (the one
+// that predicts the first answer token) reaches back to the needle's first token, both counted; the
+// needle starts inside that position's window when the distance is at most the window W. Bucket b
+// (0-based) holds distances in (b W, (b+1) W]; the last bucket also holds everything further back.
+constexpr int kDistanceBuckets = 4;
+
 struct NiahConfig {
   NiahConfigKey key;
   std::string model_name;  // models.name, with " #id" added where two models share a name
@@ -35,6 +42,8 @@ struct NiahConfig {
   std::vector<int64_t> lengths;    // heatmap columns, ascending
   std::vector<double> mean_score;  // [depths x lengths]; NaN where the grid point was not run
   std::vector<int64_t> grid_cells; // [depths x lengths]; cells pooled into each grid point
+  int window = 0;                  // models.window: 0 = global attention or no attention
+  std::vector<int64_t> distance_cells, distance_correct;  // [kDistanceBuckets] when window > 0, else empty
 
   double accuracy() const { return cells > 0 ? double(correct) / double(cells) : 0.0; }
   double mean() const { return cells > 0 ? score_sum / double(cells) : 0.0; }

@@ -122,6 +122,12 @@ ReportOutput write_report(ResultsDb& db, const std::string& out_dir) {
   if (!niah_chart.series.empty())
     curves.figures.push_back(fig.write("niah_accuracy_vs_k.svg", line_chart_svg(niah_chart), niah_chart.title));
   if (!niah.empty()) curves.tables.push_back(PageTable{"Accuracy per configuration", niah_accuracy_table(niah)});
+  const Table by_distance = niah_distance_table(niah);
+  if (!by_distance.rows.empty())
+    curves.tables.push_back(PageTable{"Accuracy by needle distance (models with a local attention window W; distance "
+                                      "from the last prompt position back to the needle's first token; cells in "
+                                      "brackets)",
+                                      by_distance});
   if (!niah.empty() && niah_chart.series.empty())
     curves.intro += " (No configuration with keep/keep manipulations and a numeric k, so no curve.)";
   sections.push_back(std::move(curves));
