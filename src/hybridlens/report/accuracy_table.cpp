@@ -6,21 +6,37 @@
 
 namespace hl {
 
-Table niah_accuracy_table(const std::vector<NiahConfig>& configs) {
-  const NiahVarying v = niah_varying(configs);
+namespace {
+
+// A NIAH table's first columns: model, phase, k and the settings that vary; then `numbers` (right-aligned).
+Table niah_table_head(const std::vector<NiahConfig>& configs, const NiahVarying& v,
+                      const std::vector<std::string>& numbers) {
   Table t;
   t.header = {"model", "phase", "k"};
   if (!configs.empty())
     for (const auto& [name, value] : niah_extra_settings(configs.front().key, v)) t.header.push_back(name);
   t.numeric.assign(t.header.size(), false);
   t.numeric[2] = true;
-  for (const char* h : {"accuracy", "mean score", "cells"}) {
+  for (const std::string& h : numbers) {
     t.header.push_back(h);
     t.numeric.push_back(true);
   }
+  return t;
+}
+
+std::vector<std::string> niah_row_head(const NiahConfig& c, const NiahVarying& v) {
+  std::vector<std::string> row = {c.model_name, phase_label(c.key.sparsify), k_label(c.key.keep_k, c.keep_all)};
+  for (const auto& [name, value] : niah_extra_settings(c.key, v)) row.push_back(value);
+  return row;
+}
+
+}  // namespace
+
+Table niah_accuracy_table(const std::vector<NiahConfig>& configs) {
+  const NiahVarying v = niah_varying(configs);
+  Table t = niah_table_head(configs, v, {"accuracy", "mean score", "cells"});
   for (const NiahConfig& c : configs) {
-    std::vector<std::string> row = {c.model_name, phase_label(c.key.sparsify), k_label(c.key.keep_k, c.keep_all)};
-    for (const auto& [name, value] : niah_extra_settings(c.key, v)) row.push_back(value);
+    std::vector<std::string> row = niah_row_head(c, v);
     row.push_back(percent(c.accuracy()));
     row.push_back(fixed(c.mean(), 2));
     row.push_back(std::to_string(c.cells));
@@ -31,28 +47,18 @@ Table niah_accuracy_table(const std::vector<NiahConfig>& configs) {
 
 Table niah_distance_table(const std::vector<NiahConfig>& configs) {
   static const char* bucket_names[kDistanceBuckets] = {"<= W", "W+1..2W", "2W+1..3W", "> 3W"};
-  const NiahVarying v = niah_varying(configs);
   std::vector<bool> bucket_used(kDistanceBuckets, false);
   for (const NiahConfig& c : configs)
     for (size_t b = 0; b < c.distance_cells.size(); ++b)
       if (c.distance_cells[b] > 0) bucket_used[b] = true;
-  Table t;
-  t.header = {"model", "phase", "k"};
-  if (!configs.empty())
-    for (const auto& [name, value] : niah_extra_settings(configs.front().key, v)) t.header.push_back(name);
-  t.numeric.assign(t.header.size(), false);
-  t.numeric[2] = true;
-  t.header.push_back("window W");
-  t.numeric.push_back(true);
-  for (int b = 0; b < kDistanceBuckets; ++b)
-    if (bucket_used[size_t(b)]) {
-      t.header.push_back(bucket_names[b]);
-      t.numeric.push_back(true);
-    }
+  std::vector<std::string> numbers = {"window W"};
+  for (size_t b = 0; b < size_t(kDistanceBuckets); ++b)
+    if (bucket_used[b]) numbers.push_back(bucket_names[b]);
+  const NiahVarying v = niah_varying(configs);
+  Table t = niah_table_head(configs, v, numbers);
   for (const NiahConfig& c : configs) {
     if (c.window <= 0 || c.distance_cells.empty()) continue;
-    std::vector<std::string> row = {c.model_name, phase_label(c.key.sparsify), k_label(c.key.keep_k, c.keep_all)};
-    for (const auto& [name, value] : niah_extra_settings(c.key, v)) row.push_back(value);
+    std::vector<std::string> row = niah_row_head(c, v);
     row.push_back(std::to_string(c.window));
     for (size_t b = 0; b < size_t(kDistanceBuckets); ++b) {
       if (!bucket_used[b]) continue;

@@ -3,17 +3,16 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <string>
 
 namespace hl {
 
 std::vector<HeadEntropyMap> load_head_entropy_maps(ResultsDb& db) {
   if (!db.has_head_entropy()) return {};
+  const std::string key = kNiahConfigKeySql;
   SqliteStatement s = db.sql().prepare(
-      "SELECT c.model_id, c.haystack, c.template, c.jrt, c.keep_k, c.rank, c.sparsify, c.prefill_manipulation, "
-      "c.generation_manipulation, c.binary_layer_mean, c.max_new_tokens, e.attention_layer, e.head, "
-      "AVG(e.entropy_mean), COUNT(*) FROM niah_head_entropy e JOIN niah_cells c ON c.cell_id = e.cell_id "
-      "GROUP BY c.model_id, c.haystack, c.template, c.jrt, c.keep_k, c.rank, c.sparsify, c.prefill_manipulation, "
-      "c.generation_manipulation, c.binary_layer_mean, c.max_new_tokens, e.attention_layer, e.head");
+      "SELECT " + key + ", e.attention_layer, e.head, AVG(e.entropy_mean), COUNT(*) FROM niah_head_entropy e "
+      "JOIN niah_cells c ON c.cell_id = e.cell_id GROUP BY " + key + ", e.attention_layer, e.head");
   struct Value {
     int layer, head;
     double mean;
@@ -21,19 +20,9 @@ std::vector<HeadEntropyMap> load_head_entropy_maps(ResultsDb& db) {
   };
   std::map<NiahConfigKey, std::vector<Value>> values;
   while (s.step()) {
-    NiahConfigKey k;
-    k.model_id = s.int64(0);
-    k.haystack = s.text(1);
-    k.template_name = s.text(2);
-    k.jrt = s.int64(3) != 0;
-    k.keep_k = int(s.int64(4));
-    k.rank = s.text(5);
-    k.sparsify = s.text(6);
-    k.prefill_manipulation = s.text(7);
-    k.generation_manipulation = s.text(8);
-    k.binary_layer_mean = s.int64(9) != 0;
-    k.max_new_tokens = int(s.int64(10));
-    values[k].push_back(Value{int(s.int64(11)), int(s.int64(12)), s.real(13), s.int64(14)});
+    const NiahConfigKey k = read_niah_config_key(s);
+    constexpr int K = kNiahConfigKeyColumns;
+    values[k].push_back(Value{int(s.int64(K)), int(s.int64(K + 1)), s.real(K + 2), s.int64(K + 3)});
   }
   std::vector<HeadEntropyMap> out;
   for (const auto& [k, vs] : values) {

@@ -18,13 +18,20 @@ auto order_tuple(const NiahConfigKey& k) {
                          k.generation_manipulation, k.binary_layer_mean, k.max_new_tokens, k.keep_k);
 }
 
-// The columns of NiahConfigKey, first in both queries below.
-const std::string kKeySql =
+struct Point {
+  double depth;
+  int64_t length;
+  int64_t cells;
+  double score_sum;
+};
+
+}  // namespace
+
+const char* const kNiahConfigKeySql =
     "c.model_id, c.haystack, c.template, c.jrt, c.keep_k, c.rank, c.sparsify, c.prefill_manipulation, "
     "c.generation_manipulation, c.binary_layer_mean, c.max_new_tokens";
-constexpr int kKeyColumns = 11;
 
-NiahConfigKey read_key(SqliteStatement& s) {
+NiahConfigKey read_niah_config_key(SqliteStatement& s) {
   NiahConfigKey k;
   k.model_id = s.int64(0);
   k.haystack = s.text(1);
@@ -40,15 +47,6 @@ NiahConfigKey read_key(SqliteStatement& s) {
   return k;
 }
 
-struct Point {
-  double depth;
-  int64_t length;
-  int64_t cells;
-  double score_sum;
-};
-
-}  // namespace
-
 int sparsify_order(const std::string& s) { return s == "generation" ? 0 : s == "prefill" ? 1 : s == "both" ? 2 : 3; }
 
 int manipulation_order(const std::string& m) {
@@ -61,41 +59,43 @@ int manipulation_order(const std::string& m) {
 bool niah_display_order(const NiahConfigKey& a, const NiahConfigKey& b) { return order_tuple(a) < order_tuple(b); }
 
 std::vector<NiahConfig> load_niah_configs(SqliteDb& db) {
+  const std::string key = kNiahConfigKeySql;
+  constexpr int K = kNiahConfigKeyColumns;  // the columns after the key start here
   SqliteStatement s = db.prepare(
-      "SELECT " + kKeySql + ", m.name, c.heads, c.keep_all, m.window, "
-      "c.depth_percent, c.context_length, COUNT(*), SUM(c.correct), SUM(c.score), COUNT(DISTINCT c.needle_id) "
-      "FROM niah_cells c JOIN models m ON m.model_id = c.model_id "
-      "GROUP BY " + kKeySql + ", c.depth_percent, c.context_length");
+      "SELECT " + key + ", m.name, c.heads, c.keep_all, m.window, c.depth_percent, c.context_length, COUNT(*), "
+      "SUM(c.correct), SUM(c.score), COUNT(DISTINCT c.needle_id) FROM niah_cells c JOIN models m ON m.model_id = "
+      "c.model_id GROUP BY " + key + ", c.depth_percent, c.context_length");
   std::map<NiahConfigKey, NiahConfig> by_key;
   std::map<NiahConfigKey, std::vector<Point>> points;
   while (s.step()) {
-    const NiahConfigKey k = read_key(s);
+    const NiahConfigKey k = read_niah_config_key(s);
     NiahConfig& c = by_key[k];
     c.key = k;
-    c.model_name = s.text(kKeyColumns);
-    c.heads = int(s.int64(kKeyColumns + 1));
-    c.keep_all = s.int64(kKeyColumns + 2) != 0;
-    c.window = int(s.int64(kKeyColumns + 3));
-    const int64_t n = s.int64(kKeyColumns + 6);
+    c.model_name = s.text(K);
+    c.heads = int(s.int64(K + 1));
+    c.keep_all = s.int64(K + 2) != 0;
+    c.window = int(s.int64(K + 3));
+    const int64_t n = s.int64(K + 6);
     c.cells += n;
-    c.correct += s.int64(kKeyColumns + 7);
-    c.score_sum += s.real(kKeyColumns + 8);
-    c.needles = std::max(c.needles, int(s.int64(kKeyColumns + 9)));
-    points[k].push_back(Point{s.real(kKeyColumns + 4), s.int64(kKeyColumns + 5), n, s.real(kKeyColumns + 8)});
+    c.correct += s.int64(K + 7);
+    c.score_sum += s.real(K + 8);
+    c.needles = std::max(c.needles, int(s.int64(K + 9)));
+    points[k].push_back(Point{s.real(K + 4), s.int64(K + 5), n, s.real(K + 8)});
   }
 
+  // Windows back, 1-based: ceil(distance / window), capped at the last bucket.
   SqliteStatement d = db.prepare(
-      "SELECT " + kKeySql + ", MIN((c.prompt_tokens - c.needle_begin + m.window - 1) / m.window, ?1), "
-      "COUNT(*), SUM(c.correct) FROM niah_cells c JOIN models m ON m.model_id = c.model_id WHERE m.window > 0 "
-      "GROUP BY " + kKeySql + ", 12");
+      "SELECT " + key + ", MIN((c.prompt_tokens - c.needle_begin + m.window - 1) / m.window, ?1), COUNT(*), "
+      "SUM(c.correct) FROM niah_cells c JOIN models m ON m.model_id = c.model_id WHERE m.window > 0 GROUP BY " +
+      key + ", " + std::to_string(K + 1));
   d.bind(1, int64_t(kDistanceBuckets));
   while (d.step()) {
-    NiahConfig& c = by_key.at(read_key(d));
+    NiahConfig& c = by_key.at(read_niah_config_key(d));
     c.distance_cells.resize(kDistanceBuckets, 0);
     c.distance_correct.resize(kDistanceBuckets, 0);
-    const int64_t b = std::clamp<int64_t>(d.int64(kKeyColumns) - 1, 0, kDistanceBuckets - 1);
-    c.distance_cells[size_t(b)] += d.int64(kKeyColumns + 1);
-    c.distance_correct[size_t(b)] += d.int64(kKeyColumns + 2);
+    const int64_t b = std::clamp<int64_t>(d.int64(K) - 1, 0, kDistanceBuckets - 1);
+    c.distance_cells[size_t(b)] += d.int64(K + 1);
+    c.distance_correct[size_t(b)] += d.int64(K + 2);
   }
 
   // Two checkpoints with the same directory name get their ids in their labels.

@@ -49,6 +49,13 @@ struct NiahConfig {
   double mean() const { return cells > 0 ? score_sum / double(cells) : 0.0; }
 };
 
+// The niah_cells columns (table alias c) of a NiahConfigKey, in the order read_niah_config_key reads them:
+// a query that selects them first and groups by them gets one row per configuration and whatever else it
+// groups by.
+extern const char* const kNiahConfigKeySql;
+constexpr int kNiahConfigKeyColumns = 11;
+NiahConfigKey read_niah_config_key(SqliteStatement& s);
+
 // Every configuration in the database, ordered by model, then every setting, then k ("all" last).
 std::vector<NiahConfig> load_niah_configs(SqliteDb& db);
 
