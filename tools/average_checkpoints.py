@@ -3,8 +3,9 @@
 
     python3 tools/average_checkpoints.py --out DIR RUN_DIR[:WEIGHT] RUN_DIR[:WEIGHT] ...
 
-Each RUN_DIR is a model directory that train_tiny.py wrote (state_f32.pt, config.json, tokenizer.model), all of
-one architecture (the same tensor names and shapes), e.g. continuations of one stage. The float32 weights are
+Each RUN_DIR is a model directory that train_tiny.py wrote (state_f32.pt, config.json, tokenizer.model), or a
+shipped one (models/tiny-*: its model.safetensors is read where there is no state_f32.pt), all of one
+architecture (the same tensor names and shapes), e.g. continuations of one stage. The float32 weights are
 averaged with the given weights (default 1 each, normalised to sum 1) and written as DIR/model.safetensors in
 bfloat16 (round to nearest even, the public-checkpoint naming: no lm_head.weight when the embeddings are tied),
 with the first run's config.json and tokenizer.model, and DIR/soup.json naming the parts.
@@ -77,6 +78,33 @@ def load_torch_zip(path):
         return dict(Unpickler(z.open(pkl[0])).load())
 
 
+def load_safetensors(path):
+    """name -> float32 array of a safetensors file (BF16, F16 or F32 tensors): a shipped checkpoint (models/)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        raw = data[t["data_offsets"][0]:t["data_offsets"][1]]
+        if t["dtype"] == "BF16":
+            a = (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)
+        elif t["dtype"] in ("F16", "F32"):
+            a = np.frombuffer(raw, np.float16 if t["dtype"] == "F16" else np.float32).astype(np.float32)
+        else:
+            raise ValueError("%s: tensor %s has dtype %s" % (path, name, t["dtype"]))
+        out[name] = a.reshape(t["shape"])
+    return out
+
+
+def load_run(d):
+    """A run's float32 weights: its state_f32.pt, or else its model.safetensors."""
+    pt = os.path.join(d, "state_f32.pt")
+    return load_torch_zip(pt) if os.path.isfile(pt) else load_safetensors(os.path.join(d, "model.safetensors"))
+
+
 def to_bf16_bits(a):
     """float32 -> bfloat16 bit patterns, rounded to nearest even (finite inputs)."""
     u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
@@ -112,8 +140,8 @@ def main():
             weight = float(w)
         except ValueError:
             sys.exit("average_checkpoints: bad weight in %r" % spec)
-        if not os.path.isfile(os.path.join(d, "state_f32.pt")):
-            sys.exit("average_checkpoints: %s has no state_f32.pt" % d)
+        if not any(os.path.isfile(os.path.join(d, f)) for f in ("state_f32.pt", "model.safetensors")):
+            sys.exit("average_checkpoints: %s has neither state_f32.pt nor model.safetensors" % d)
         parts.append((d, weight))
     total = sum(w for _, w in parts)
     if total <= 0:
@@ -122,11 +150,12 @@ def main():
         cfg = json.load(f)
     avg = None
     for d, w in parts:
-        path = os.path.join(d, "state_f32.pt")
         try:
-            sd = load_torch_zip(path)
-        except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, KeyError, ValueError) as e:
-            sys.exit("average_checkpoints: %s: unreadable (%s)" % (path, e))
+            sd = load_run(d)
+        except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, KeyError, ValueError, struct.error) as e:
+            sys.exit("average_checkpoints: %s: unreadable (%s)" % (d, e))
+        if cfg.get("tie_word_embeddings"):  # shipped files leave the tied output head out
+            sd.pop("lm_head.weight", None)
         if avg is None:
             avg = {k: np.zeros(v.shape, np.float64) for k, v in sd.items()}
         if sd.keys() != avg.keys() or any(sd[k].shape != avg[k].shape for k in sd):

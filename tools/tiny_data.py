@@ -512,6 +512,10 @@ class NeedleWords:
         return r.choice(self.words)
 
 
+# short words that also start many longer words ("to" / "toward"): a needle has them before rare words
+FUNCTION_WORDS = ["a", "an", "as", "at", "by", "for", "from", "in", "into", "is", "of", "on", "the", "to", "with"]
+
+
 def random_needle(r, words):
     """A needle whose content the language model cannot guess: random words (NeedleWords) in the sentence shapes
     of NIAH needles ("The X is Y." asked as "What is the X?").  Only copying from the context answers it."""
@@ -705,13 +709,16 @@ W_LM = 0.25       # plain-text examples
 
 
 class BatchMaker:
-    def __init__(self, hay_dir, spm_path, heldout_path, seed, p_random=P_RANDOM_NEEDLE, p_piece=0.0, far=None):
+    def __init__(self, hay_dir, spm_path, heldout_path, seed, p_random=P_RANDOM_NEEDLE, p_piece=0.0, far=None,
+                 p_lure=0.0):
         """far: (share, shortest, longest context, first batch index): from that batch index on, that share of
         batches has contexts in that range and the needle in the first 45% of the context (far back), so that
-        retrieval beyond an attention window is trained without lengthening every batch."""
+        retrieval beyond an attention window is trained without lengthening every batch.
+        p_lure: share of random needles rewritten by lure() (copying against the language model's guess)."""
         import sentencepiece as spm
 
         self.far = far
+        self.p_lure = p_lure
         self.sp = spm.SentencePieceProcessor(model_file=spm_path)
         self.docs = load_haystack(hay_dir)
         self.hay = Haystack(self.docs, self.sp)
@@ -737,6 +744,42 @@ class BatchMaker:
         else:
             start = r.randrange(len(self.hay.sents))
         return self.hay.take(start, budget, cut_mid=r.random() < 0.5)
+
+    def _lure_word(self, r, context_words):
+        """A word that begins with the first pieces of a word of the context and then continues with other
+        pieces ("tow|er" where the context has "tow|el|s"), or None."""
+        sp = self.sp
+        conts = self.gen.words.conts
+        for _ in range(10):
+            cw = r.choice(context_words)
+            ids = sp.encode(" " + cw)
+            if len(ids) < 2:
+                continue
+            j = r.randint(1, len(ids) - 1)
+            w = "".join(sp.id_to_piece(i) for i in ids[:j]).lstrip("\u2581")
+            w += "".join(r.choice(conts) for _ in range(r.randint(1, 2)))
+            if w != cw and w.isalpha() and sp.encode(" " + w)[:j] == ids[:j]:
+                return w
+        return None
+
+    def lure(self, r, needle, question, parts):
+        """The needle with 1-3 of its answer words (words not in the question) replaced by lures: a word that
+        starts like a word of this context and continues differently (_lure_word), or a short word that starts
+        many longer ones followed by a random word ("to" + "pelican").  The held-out needles fail exactly there:
+        "north tow|er" answered "north tow|els", "belongs to Professor" answered "belongs toing"."""
+        words = needle[:-1].split(" ") if needle.endswith(".") else needle.split(" ")
+        asked = set(question.rstrip("?").split(" "))
+        slots = [i for i, w in enumerate(words) if w.isalpha() and w.islower() and w not in asked]
+        context_words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,}", join_context(parts))})
+        if not slots or not context_words:
+            return needle
+        for i in r.sample(slots, r.randint(1, min(3, len(slots)))):
+            if r.random() < 0.3:
+                words[i] = r.choice(FUNCTION_WORDS) + " " + self.gen.words.pick(r)
+            else:
+                words[i] = self._lure_word(r, context_words) or words[i]
+        out = " ".join(words) + "."
+        return needle if self.banned.hit(out) else out
 
     def _word_pieces(self, words, first_space, alpha):
         """Ids of the needle, word by word (SentencePiece never merges across a space, so this equals encoding the
@@ -764,6 +807,8 @@ class BatchMaker:
         ntok = sum(len(sp.encode(" " + n)) for n in [needle] + distractors)
         noise = r.random() < 0.05
         parts = self._context_parts(r, max(4, ctx_tokens - ntok), noise=noise)
+        if tmpl == -1 and self.p_lure and r.random() < self.p_lure:  # no draw without --p-lure
+            needle = self.lure(r, needle, question, parts)
         for d in distractors:
             parts = insert_needle(parts, d, snap_to_sentence_end(parts, r.randint(0, len(parts))))
         k = r.randint(0, int(len(parts) * 0.45)) if far else r.randint(0, len(parts))
@@ -842,9 +887,10 @@ class BatchMaker:
 
 
 def batch_worker(q, hay_dir, spm_path, heldout_path, seed, worker, n_workers, batch_size, schedule, p_plain=0.3,
-                 p_random=P_RANDOM_NEEDLE, p_piece=0.0, far=None):
+                 p_random=P_RANDOM_NEEDLE, p_piece=0.0, far=None, p_lure=0.0):
     """Process target: puts batches worker, worker+n, ... into its own queue (blocking when full)."""
-    bm = BatchMaker(hay_dir, spm_path, heldout_path, seed, p_random=p_random, p_piece=p_piece, far=far)
+    bm = BatchMaker(hay_dir, spm_path, heldout_path, seed, p_random=p_random, p_piece=p_piece, far=far,
+                    p_lure=p_lure)
     i = worker
     while True:
         lo, hi = schedule(i)

@@ -670,7 +670,8 @@ def child_main(args):
     queues = [ctx.Queue(maxsize=6) for _ in range(nw)]
     procs = [ctx.Process(target=td.batch_worker,
                          args=(queues[w], hay_dir, args.tokenizer, heldout_path, args.data_seed, w, nw, batch_size,
-                               sched, args.p_plain, args.p_random, args.p_piece, far_batches(args)), daemon=True)
+                               sched, args.p_plain, args.p_random, args.p_piece, far_batches(args), args.p_lure),
+                         daemon=True)
              for w in range(nw)]
     for p in procs:
         p.start()
@@ -851,7 +852,7 @@ def child_main(args):
                            "examples_seen": step * batch_size,
                            "context_tokens": "%d..%d (ramped up over the first %d batches)" % (sched.lo, sched.hi_end, sched.ramp),
                            "data_seed": args.data_seed, "fast_scan": FAST["on"], "p_plain": args.p_plain,
-                           "p_random_needle": args.p_random, "p_piece_word": args.p_piece,
+                           "p_random_needle": args.p_random, "p_piece_word": args.p_piece, "p_lure_needle": args.p_lure,
                            "far_batches": "%g of batches from batch %d on, contexts %s, needle in the first 45%%"
                            % (args.p_far, args.far_after, args.far_ctx)
                            if args.p_far > 0 else "none",
@@ -1093,6 +1094,8 @@ def main():
                     "words (the rest: templates)")
     ap.add_argument("--p-piece", type=float, default=0.0, help="share of random-needle words glued from random "
                     "tokenizer pieces")
+    ap.add_argument("--p-lure", type=float, default=0.0, help="share of random needles given lure words: words that "
+                    "start like a word of the context and continue differently, and short words before rare ones")
     ap.add_argument("--p-far", type=float, default=0.0, help="share of batches with long contexts (--far-ctx) and the "
                     "needle in their first 45%%: retrieval beyond the attention window")
     ap.add_argument("--far-ctx", default="320:640", help="context range (tokens) of the --p-far batches, LO:HI")
@@ -1146,7 +1149,7 @@ def main():
                "--deadline", repr(deadline), "--eval-reserve", str(args.eval_reserve), "--batch", str(args.batch),
                "--workers", str(args.workers), "--data-seed", str(args.data_seed), "--steps", str(args.steps),
                "--p-plain", str(args.p_plain), "--lr", str(args.lr), "--p-random", str(args.p_random),
-               "--p-piece", str(args.p_piece), "--p-far", str(args.p_far), "--far-ctx", args.far_ctx,
+               "--p-piece", str(args.p_piece), "--p-lure", str(args.p_lure), "--p-far", str(args.p_far), "--far-ctx", args.far_ctx,
                "--far-after", str(args.far_after), "--kv-heads", str(args.kv_heads), "--ctx-min", str(args.ctx_min),
                "--ctx-max", str(args.ctx_max), "--ramp", str(args.ramp), "--cfg", args.cfg]
         if args.smoke:
