@@ -1,8 +1,9 @@
 // The study's central claim on the shipped trained models (issue 6), end to end through the CLI: with every
-// attention head kept, tiny-jamba retrieves held-out needles (>= 90%) and so does tiny-griffin when the needle
-// starts inside its 256-token attention window (>= 90%; beyond the window it mostly fails, the window
-// effect); with no head kept (k = 0) neither retrieves anything. A reduced grid of `hybridlens niah` (every
-// held-out needle, 2 context lengths x 3 depths), read back from the results database.
+// attention head kept, tiny-griffin and tiny-jamba retrieve held-out needles (>= 90%) at context lengths up to
+// twice tiny-griffin's 256-token attention window; with no head kept (k = 0) neither retrieves anything.
+// tiny-griffin runs on docs/models.md's whole grid (10 lengths x 10 depths: a smaller grid's corners weigh
+// more, and its needles far back in the longest contexts are where it fails), tiny-jamba on 3 x 3 of it; k = 0
+// and all, generation only. Read back from the results database.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -38,20 +39,6 @@ std::map<std::pair<std::string, std::string>, Accuracy> accuracies(const std::st
   return out;
 }
 
-// accuracy with every head kept over the cells whose needle starts fewer than `distance` tokens before the
-// prompt's end
-Accuracy accuracy_within(const std::string& db, const std::string& model, int64_t distance) {
-  SqliteDb d(db, SqliteDb::Mode::ReadOnly);
-  SqliteStatement s = d.prepare(
-      "SELECT avg(c.score = 5), count(*) FROM niah_cells c JOIN models m ON m.model_id = c.model_id "
-      "WHERE m.name = ?1 AND c.keep_all = 1 AND c.prompt_tokens - c.needle_begin < ?2");
-  s.bind(1, model);
-  s.bind(2, distance);
-  Accuracy a;
-  if (s.step()) a = Accuracy{s.real(0), s.int64(1)};
-  return a;
-}
-
 TEST(TinyModelAnchors, AllHeadsRetrieveAndNoHeadsDoNot) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "the end-to-end retrieval sweep runs in the Release suite, not under AddressSanitizer";
@@ -60,27 +47,26 @@ TEST(TinyModelAnchors, AllHeadsRetrieveAndNoHeadsDoNot) {
   for (const char* m : {"tiny-jamba", "tiny-griffin"})
     ASSERT_TRUE(std::filesystem::exists(root + "/models/" + m + "/model.safetensors")) << m;
   const std::string db = test::temp_dir("tiny_anchors") + "/anchors.db";
-  const std::string cmd = "niah --model " + sh(root + "/models/tiny-jamba") + " --model " +
-                          sh(root + "/models/tiny-griffin") + " --needles " + sh(root + "/data/needles.jsonl") +
-                          " --builtin-haystack --lengths 228,484 --buffer 100 --depths 0,50,100 --keep 0,all"
-                          " --threads 2 --progress-lines --db " + sh(db);
-  const test::CliResult r = run_cli(cmd);
-  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string common = " --needles " + sh(root + "/data/needles.jsonl") +
+                             " --builtin-haystack --buffer 100 --keep 0,all --threads 2 --progress-lines --db " +
+                             sh(db);
+  const test::CliResult griffin = run_cli("niah --model " + sh(root + "/models/tiny-griffin") + common +
+                                          " --lengths 164:512:10 --depths 0:100:10");
+  ASSERT_EQ(griffin.status, 0) << griffin.output;
+  const test::CliResult jamba = run_cli("niah --model " + sh(root + "/models/tiny-jamba") + common +
+                                        " --lengths 164,338,512 --depths 0,50,100");
+  ASSERT_EQ(jamba.status, 0) << jamba.output;
   const auto acc = accuracies(db);
-  const int64_t cells = 14 * 2 * 3;  // held-out needles x lengths x depths
-  for (const char* m : {"tiny-jamba", "tiny-griffin"}) {
-    ASSERT_TRUE(acc.count({m, "all"}) && acc.count({m, "0"})) << m << "\n" << r.output;
-    EXPECT_EQ(acc.at({m, "all"}).cells, cells) << m;
-    EXPECT_EQ(acc.at({m, "0"}).cells, cells) << m;
+  const std::map<std::string, int64_t> cells = {{"tiny-griffin", 14 * 10 * 10},  // needles x lengths x depths
+                                                {"tiny-jamba", 14 * 3 * 3}};
+  const std::string output = griffin.output + jamba.output;
+  for (const auto& [m, n] : cells) {
+    ASSERT_TRUE(acc.count({m, "all"}) && acc.count({m, "0"})) << m << "\n" << output;
+    EXPECT_EQ(acc.at({m, "all"}).cells, n) << m;
+    EXPECT_EQ(acc.at({m, "0"}).cells, n) << m;
     EXPECT_EQ(acc.at({m, "0"}).accuracy, 0.0) << m << ": retrieval with every attention head removed";
+    EXPECT_GE(acc.at({m, "all"}).accuracy, 0.9) << m << "\n" << output;
   }
-  EXPECT_GE(acc.at({"tiny-jamba", "all"}).accuracy, 0.9) << r.output;
-  // tiny-griffin over the whole grid: 84.6% when measured (docs/models.md), below the 90% anchor because of
-  // needles beyond its window; inside the window it meets the anchor.
-  EXPECT_GE(acc.at({"tiny-griffin", "all"}).accuracy, 0.75) << r.output;
-  const Accuracy in_window = accuracy_within(db, "tiny-griffin", 256);
-  EXPECT_GE(in_window.cells, 42) << "cells with the needle inside the window";
-  EXPECT_GE(in_window.accuracy, 0.9) << r.output;
 }
 
 }  // namespace
