@@ -765,8 +765,9 @@ class BatchMaker:
     def lure(self, r, needle, question, parts):
         """The needle with 1-3 of its answer words (words not in the question) replaced by lures: a word that
         starts like a word of this context and continues differently (_lure_word), or a short word that starts
-        many longer ones followed by a random word ("to" + "pelican").  The held-out needles fail exactly there:
-        "north tow|er" answered "north tow|els", "belongs to Professor" answered "belongs toing"."""
+        many longer ones followed by a random word ("to" + "pelican").  Stage 5 of tiny-griffin failed exactly
+        there: "north tow|er" answered "north tow|el|s" (held out), "belongs to Professor" answered "belongs
+        toing" (a development needle)."""
         words = needle[:-1].split(" ") if needle.endswith(".") else needle.split(" ")
         asked = set(question.rstrip("?").split(" "))
         slots = [i for i, w in enumerate(words) if w.isalpha() and w.islower() and w not in asked]
