@@ -1,7 +1,7 @@
 // Attention for many queries (prefill) as matrix products: cuBLAS forms the scores of a block of queries
 // against the block's contiguous keys (cuda_attention_products.cpp); the kernels here turn each score row
-// into the lens's statistics and, after head selection, into the manipulated weights in place, which
-// cuBLAS then multiplies by the values. Rows are two-pass (maximum first, then the sums), so they need no
+// into the lens's statistics and, after head selection, into the manipulated weights (in place, or as fp16
+// parts), which cuBLAS then multiplies by the values. Rows are two-pass (maximum first, then the sums), so they need no
 // online rescaling; the rules are those of attention.cu (attention_common.cuh).
 #include <math_constants.h>
 
@@ -98,13 +98,9 @@ __global__ void __launch_bounds__(kRowThreads) row_stats_k(AttnArgs a, AttnStats
   if (threadIdx.x == 0) store_stats(a, st, r.t, r.h, m, z, es, needle, best_p);
 }
 
-// x rounded to the nearest TF32 value (10 fraction bits; ties away from zero), as an fp32 bit pattern
-__device__ __forceinline__ float tf32_round(float x) {
-  return __uint_as_float((__float_as_uint(x) + 0x1000u) & 0xffffe000u);
-}
-
-// Scores -> weights in place: the manipulated probability of each visible key (see attention.cu's out_k),
-// zero for keys the query does not see and for the whole row of a dropped head or under null.
+// Scores -> weights, in place or (b.w3) as fp16 parts: the manipulated probability of each visible key (see
+// attention.cu's out_k), zero for keys the query does not see and for the whole row of a dropped head or under
+// null. Weights are at most 1, so 2^kFp16WeightExponent times them stays well inside fp16.
 __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnStats st, RowBlock b,
                                                              const uint8_t* keep, int manip, bool layer_mean) {
   pdl_trigger();
@@ -125,37 +121,16 @@ __global__ void __launch_bounds__(kRowThreads) row_weights_k(AttnArgs a, AttnSta
       else if (!((manip == 1 && in_needle) || (manip == 2 && !in_needle)))
         v = expf(r.s[j] - m) * inv;
     }
-    if (b.small) {
-      const float hi = tf32_round(v);
-      r.s[j] = hi;
-      b.small[(r.s - b.s) + j] = tf32_round(v - hi);
+    if (b.w3) {
+      __half hi, lo;
+      split_half(v * float(1 << kFp16WeightExponent), hi, lo);
+      __half* w = reinterpret_cast<__half*>(b.w3) + 3 * ((r.s - b.s) + j);
+      w[0] = hi;
+      w[1] = lo;
+      w[2] = hi;
     } else {
       r.s[j] = v;
     }
-  }
-}
-
-__global__ void split_tf32_k(float* dst, const float* src, int64_t vecs, int D, bool lo_middle) {
-  pdl_trigger();
-  pdl_wait();
-  HL_GRID_STRIDE(i, vecs * D) {
-    const int64_t v = i / D;
-    const int d = int(i - v * D);
-    const float x = src[i], hi = tf32_round(x), lo = tf32_round(x - hi);
-    float* out = dst + v * 3 * D + d;
-    out[0] = hi;
-    out[D] = lo_middle ? lo : hi;
-    out[2 * D] = lo_middle ? hi : lo;
-  }
-}
-
-__global__ void split_tf32_pair_k(float* hi, float* lo, const float* src, int64_t n) {
-  pdl_trigger();
-  pdl_wait();
-  HL_GRID_STRIDE(i, n) {
-    const float x = src[i], h = tf32_round(x);
-    hi[i] = h;
-    lo[i] = tf32_round(x - h);
   }
 }
 
@@ -178,14 +153,6 @@ __global__ void gather_keys_k(float* kc, float* vc, AttnArgs a, int64_t from, in
 void launch_gather_keys(float* kc, float* vc, const AttnArgs& a, int64_t from, int64_t n, cudaStream_t s) {
   const int64_t total = n * int64_t(a.KVH) * a.D;
   if (total > 0) launch_pdl(gather_keys_k, stride_blocks(total, 256), 256, s, kc, vc, a, from, n);
-}
-
-void launch_split_tf32(float* dst, const float* src, int64_t vecs, int D, bool lo_middle, cudaStream_t s) {
-  if (vecs * D > 0) launch_pdl(split_tf32_k, stride_blocks(vecs * D, 256), 256, s, dst, src, vecs, D, lo_middle);
-}
-
-void launch_split_tf32_pair(float* hi, float* lo, const float* src, int64_t n, cudaStream_t s) {
-  if (n > 0) launch_pdl(split_tf32_pair_k, stride_blocks(n, 256), 256, s, hi, lo, src, n);
 }
 
 void launch_row_stats(const AttnArgs& a, const AttnStats& st, const RowBlock& b, cudaStream_t s) {

@@ -2,8 +2,8 @@
 // made contiguous (the ring cache holds the earlier ones); then, per block of queries: scores S = scale Q K^T
 // for every head (one strided-batched SGEMM per key/value head, the group's query heads sharing its keys),
 // statistics per score row, head selection, rows turned into the manipulated weights W, and out = W V (one
-// more SGEMM per key/value head). fp32 SGEMM in the precise mode, three TF32 passes otherwise (about as exact;
-// the statistics the lens records come from S). The score
+// more product per key/value head). fp32 SGEMM in the precise mode, three fp16 passes otherwise (attention_fp16.cu:
+// about as exact; the statistics the lens records come from S). The score
 // matrix of a block is bounded by kScoreBytes, which fixes how many queries a block takes; it holds the
 // block's whole key range, so the keys outside a query's window or after it are formed and then weighted 0.
 #include <algorithm>
@@ -48,39 +48,57 @@ void CudaBackend::attention_products(const AttnArgs& args, const AttnStats& st, 
   launch_gather_keys(kc.data<float>(), vc.data<float>(), a, key_lo, keys, nullptr);
   check_launch(op);
 
-  // The default mode multiplies in three TF32 passes (split_tf32 in kernels.hpp), which is as exact as fp32
-  // for these products and several times faster than SGEMM; the precise mode keeps fp32 SGEMM.
-  const bool tf32x3 = !precise_;
-  Tensor q3, k3, v_hi, v_lo;
-  if (tf32x3) {
-    q3 = scratch(DType::F32, {a.T, H * 3 * D});
-    k3 = key_buffer(3 * row);
-    v_hi = key_buffer(row);
-    v_lo = key_buffer(row);
-    launch_split_tf32(q3.data<float>(), a.q, a.T * H, a.D, false, nullptr);
-    launch_split_tf32(k3.data<float>(), kc.data<float>(), keys * a.KVH, a.D, true, nullptr);
-    launch_split_tf32_pair(v_hi.data<float>(), v_lo.data<float>(), vc.data<float>(), keys * row, nullptr);
+  // The default mode multiplies in three fp16 passes (launch_split_fp16 in kernels.hpp), which is about as
+  // exact as fp32 for these products and several times faster than SGEMM; the precise mode keeps fp32 SGEMM.
+  const bool fp16x3 = !precise_;
+  Tensor q3, k3, v3, consts;
+  if (fp16x3) {
+    // consts: the operands' largest magnitudes (as bits) at 0..2, the products' alpha / beta at 4..6
+    consts = scratch(DType::F32, {8});
+    check_cuda(cudaMemsetAsync(consts.raw(), 0, 8 * sizeof(float), nullptr), op);
+    unsigned* bits = static_cast<unsigned*>(consts.raw());
+    q3 = scratch(DType::F16, {a.T * H, 3 * D});
+    k3 = scratch(DType::F16, {key_rows, 3 * row});
+    v3 = scratch(DType::F16, {3 * key_rows, row});
+    launch_absmax3(bits, a.q, a.T * H * D, kc.data<float>(), keys * row, vc.data<float>(), keys * row, nullptr);
+    launch_split_fp16(static_cast<uint16_t*>(q3.raw()), a.q, a.T * H, a.D, false, bits, 0,
+                      Fp16Factors{consts.data<float>() + 4, a.scale}, nullptr);
+    launch_split_fp16(static_cast<uint16_t*>(k3.raw()), kc.data<float>(), key_rows * a.KVH, a.D, true, bits, 1,
+                      Fp16Factors{}, nullptr);
+    launch_split_fp16_rows(static_cast<uint16_t*>(v3.raw()), vc.data<float>(), key_rows, row, bits, 2, nullptr);
     check_launch(op);
   }
-
-  // Queries per block: as many as keep H x Tb x (earlier keys + Tb) scores (twice that with the weights'
-  // second TF32 part) within kScoreBytes.
+  // Queries per block: as many as keep H x Tb x (earlier keys + Tb) scores (and, in fp16 passes, the weights'
+  // three halves) within kScoreBytes.
   const int64_t earlier = a.window > 0 ? std::min<int64_t>(a.window - 1, keys) : keys;
-  const int64_t score_size = int64_t(sizeof(float)) * (tf32x3 ? 2 : 1);
+  const int64_t score_size = int64_t(sizeof(float)) + (fp16x3 ? 3 * 2 : 0);
   auto padded = [](int64_t n) { return (n + kKeyPad - 1) / kKeyPad * kKeyPad; };
   auto score_bytes = [&](int64_t tb) { return H * tb * padded(std::min(earlier + tb, keys)) * score_size; };
   int64_t tb = std::min(a.T, kMaxBlockQueries);
   while (tb > kMinBlockQueries && score_bytes(tb) > kScoreBytes) tb = (tb + 1) / 2;
   const int64_t block_floats = score_bytes(tb) / score_size;
   Tensor scores = scratch(DType::F32, {block_floats});
-  Tensor small = tf32x3 ? scratch(DType::F32, {block_floats}) : Tensor();
+  Tensor w3 = fp16x3 ? scratch(DType::F16, {3 * block_floats}) : Tensor();
+  const float* alpha_s = fp16x3 ? consts.data<float>() + 4 : nullptr;
+  const float* alpha_o = fp16x3 ? consts.data<float>() + 5 : nullptr;
+  const float* beta0 = fp16x3 ? consts.data<float>() + 6 : nullptr;
+  // the fp16 products take their alphas from the device (the scales are not known on the host)
+  struct DevicePointers {
+    cublasHandle_t h;
+    bool on;
+    DevicePointers(cublasHandle_t h_, bool on_) : h(h_), on(on_) {
+      if (on) check_cublas(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_DEVICE), "attention");
+    }
+    ~DevicePointers() {
+      if (on) cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST);
+    }
+  } device_pointers(blas_, fp16x3);
 
   const float zero = 0.0f, one = 1.0f;
-  const cublasComputeType_t fast = CUBLAS_COMPUTE_32F_FAST_TF32;
   for (int64_t t0 = 0; t0 < a.T; t0 += tb) {
     RowBlock b{};
     b.s = scores.data<float>();
-    b.small = tf32x3 ? small.data<float>() : nullptr;
+    b.w3 = fp16x3 ? static_cast<uint16_t*>(w3.raw()) : nullptr;
     b.t0 = t0;
     b.Tb = std::min(tb, a.T - t0);
     b.key0 = first_key(a.window, a.first_pos + t0);
@@ -89,15 +107,16 @@ void CudaBackend::attention_products(const AttnArgs& args, const AttnStats& st, 
     const int64_t k_off = (b.key0 - key_lo) * row;
     const long long per_head = (long long)(b.Tb * b.ld);
     // Column-major views: S_h^T [Kn, Tb] = K_g [Kn, D] (stored as D x Kn, transposed) * Q_h^T [D, Tb]
-    // (over 3 D in the TF32 passes).
+    // (over 3 D in the fp16 passes).
     for (int64_t g = 0; g < a.KVH; ++g) {
       float* s_g = b.s + g * G * per_head;
-      if (tf32x3)
+      if (fp16x3)
         check_cublas(cublasGemmStridedBatchedEx(
-                         blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(b.ld), int(b.Tb), int(3 * D), &a.scale,
-                         k3.data<float>() + 3 * (k_off + g * D), CUDA_R_32F, int(3 * row), 0,
-                         q3.data<float>() + 3 * (t0 * H + g * G) * D, CUDA_R_32F, int(3 * H * D), 3 * D, &zero, s_g,
-                         CUDA_R_32F, int(b.ld), per_head, int(G), fast, CUBLAS_GEMM_DEFAULT),
+                         blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(b.ld), int(b.Tb), int(3 * D), alpha_s,
+                         static_cast<const uint16_t*>(k3.raw()) + 3 * (k_off + g * D), CUDA_R_16F, int(3 * row), 0,
+                         static_cast<const uint16_t*>(q3.raw()) + 3 * (t0 * H + g * G) * D, CUDA_R_16F,
+                         int(3 * H * D), 3 * D, beta0, s_g, CUDA_R_32F, int(b.ld), per_head, int(G),
+                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                      op);
       else
         check_cublas(cublasSgemmStridedBatched(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(b.ld), int(b.Tb), a.D, &a.scale,
@@ -112,27 +131,25 @@ void CudaBackend::attention_products(const AttnArgs& args, const AttnStats& st, 
     check_launch(op);
     launch_row_weights(a, st, b, sel.keep, manipulation, binary_layer_mean, nullptr);
     check_launch(op);
-    // out_h^T [D, Tb] = V_g^T [D, Kn] (stored as D x Kn) * W_h^T [Kn, Tb]; in the TF32 passes
-    // V_hi W_hi + V_lo W_hi + V_hi W_lo.
+    // out_h^T [D, Tb] = V_g^T [D, Kn] (stored as D x Kn) * W_h^T [Kn, Tb]; in the fp16 passes one product
+    // over 3 Kn: key j's weights [hi, lo, hi] against its values' rows [hi, hi, lo].
     for (int64_t g = 0; g < a.KVH; ++g) {
       float* out_g = a.out + t0 * H * D + g * G * D;
       const int64_t w_off = g * G * per_head;
-      if (!tf32x3) {
-        check_cublas(cublasSgemmStridedBatched(blas_, CUBLAS_OP_N, CUBLAS_OP_N, a.D, int(b.Tb), int(b.ld), &one,
-                                               vc.data<float>() + k_off + g * D, int(row), 0, b.s + w_off, int(b.ld),
-                                               per_head, &zero, out_g, int(H * D), D, int(G)),
+      if (fp16x3) {
+        check_cublas(cublasGemmStridedBatchedEx(
+                         blas_, CUBLAS_OP_N, CUBLAS_OP_N, a.D, int(b.Tb), int(3 * b.ld), alpha_o,
+                         static_cast<const uint16_t*>(v3.raw()) + 3 * k_off + g * D, CUDA_R_16F, int(row), 0,
+                         static_cast<const uint16_t*>(w3.raw()) + 3 * w_off, CUDA_R_16F, int(3 * b.ld),
+                         3 * per_head, beta0, out_g, CUDA_R_32F, int(H * D), D, int(G), CUBLAS_COMPUTE_32F,
+                         CUBLAS_GEMM_DEFAULT),
                      op);
         continue;
       }
-      const float* v_of[3] = {v_hi.data<float>(), v_lo.data<float>(), v_hi.data<float>()};
-      const float* w_of[3] = {b.s, b.s, b.small};
-      for (int pass = 0; pass < 3; ++pass)
-        check_cublas(cublasGemmStridedBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, a.D, int(b.Tb), int(b.ld), &one,
-                                                v_of[pass] + k_off + g * D, CUDA_R_32F, int(row), 0,
-                                                w_of[pass] + w_off, CUDA_R_32F, int(b.ld), per_head,
-                                                pass == 0 ? &zero : &one, out_g, CUDA_R_32F, int(H * D), D, int(G),
-                                                fast, CUBLAS_GEMM_DEFAULT),
-                     op);
+      check_cublas(cublasSgemmStridedBatched(blas_, CUBLAS_OP_N, CUBLAS_OP_N, a.D, int(b.Tb), int(b.ld), &one,
+                                               vc.data<float>() + k_off + g * D, int(row), 0, b.s + w_off, int(b.ld),
+                                               per_head, &zero, out_g, int(H * D), D, int(G)),
+                   op);
     }
   }
 }

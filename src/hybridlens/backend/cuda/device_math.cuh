@@ -33,6 +33,12 @@ __device__ __forceinline__ float act_f(float x, Act a) {
   }
 }
 
+// x = hi + lo to about 22 bits where both are normal fp16 (the three-pass products of attention_fp16.cu)
+__device__ __forceinline__ void split_half(float x, __half& hi, __half& lo) {
+  hi = __float2half_rn(x);
+  lo = __float2half_rn(x - __half2float(hi));  // x - hi is exact in fp32
+}
+
 inline unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
 
 // Grid-stride loop over [0, n) for kernels launched with stride_blocks: the grid is capped, so a block walks

@@ -177,19 +177,30 @@ void launch_head_select(const AttnArgs& a, const AttnStats& st, const SelectArgs
 // s: [H, Tb, ld], row (h, t - t0) = the scores of query t, head h (then its weights, in place).
 struct RowBlock {
   float* s;
-  float* small;  // null, or laid out as s: the weights split in two TF32 parts, s the larger, small the rest
+  uint16_t* w3;  // null, or the weights in three fp16 passes: row r at 3 ld r, key j's [hi, lo, hi] at 3 j
   int64_t t0, Tb;
   int64_t key0, Kn;
   int64_t ld;    // row stride of s and the key count the products run over: Kn rounded up (aligned for
                  // cuBLAS); the keys after Kn are weighted 0
 };
-// Three-pass TF32 (split_tf32 below): x = hi + lo with hi = x rounded to TF32 and lo = (x - hi) rounded to
-// TF32, so that hi*hi' + hi*lo' + lo*hi' carries x*x' to about 2^-21 relative on the tensor cores.
-// For each of `vecs` vectors of D floats, dst (3 D floats a vector) = [hi | lo | hi] (keys) or
-// [hi | hi | lo] (queries), so that one product over 3 D forms the three terms.
-void launch_split_tf32(float* dst, const float* src, int64_t vecs, int D, bool lo_middle, cudaStream_t s);
-// hi[i], lo[i] of src[i] (the values' two parts)
-void launch_split_tf32_pair(float* hi, float* lo, const float* src, int64_t n, cudaStream_t s);
+// Three fp16 passes (attention_fp16.cu): x 2^e = hi + lo, hi and lo fp16, with e per operand from its
+// largest magnitude (bits[0..2]: queries, keys, values, from launch_absmax3); the weights, at most 1, are
+// scaled by 2^kFp16WeightExponent. The products' alphas (out[0]: score_scale 2^-(eq + ek); out[1]:
+// 2^-(kFp16WeightExponent + ev); out[2] = 0, the beta) are written by the queries' split.
+constexpr int kFp16WeightExponent = 14;
+struct Fp16Factors {
+  float* out;  // device [3], or null
+  float score_scale;
+};
+// bits[y] = the bit pattern of max |x_y| over n_y floats, y = 0..2 (bits zeroed before)
+void launch_absmax3(unsigned* bits, const float* x0, int64_t n0, const float* x1, int64_t n1, const float* x2,
+                    int64_t n2, cudaStream_t s);
+// fp16 halves, 3 D a vector: [hi | lo | hi] (keys) or [hi | hi | lo] (queries) of src 2^e, e from bits[which]
+void launch_split_fp16(uint16_t* dst, const float* src, int64_t vecs, int D, bool lo_middle, const unsigned* bits,
+                       int which, const Fp16Factors& f, cudaStream_t s);
+// fp16 halves, rows 3 r, 3 r + 1, 3 r + 2 = hi, hi, lo of src row r (width floats) 2^e (the values)
+void launch_split_fp16_rows(uint16_t* dst, const float* src, int64_t rows, int64_t width, const unsigned* bits,
+                            int which, cudaStream_t s);
 // kc/vc [n, KVH * D]: the keys/values of positions from .. from + n - 1, contiguous
 void launch_gather_keys(float* kc, float* vc, const AttnArgs& a, int64_t from, int64_t n, cudaStream_t s);
 // the statistics of attention.cu's stats pass, from the score rows
