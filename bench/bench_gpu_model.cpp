@@ -1,5 +1,5 @@
 // The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens, decode ms/token after
-// a 4096-token prefill, and one NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0),
+// a 4096-token prefill (logits to the host; and greedy, the token chosen on the GPU), and one NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0),
 // with entropy recording (1) and with entropy top-2 selection in prefill and generation (2); and one decode step
 // of 8 forked states as one batch (plain and with entropy recording). Skipped
 // without a CUDA device. Same checkpoint as bench_model.cpp (HL_BENCH_MODEL_DIR, written on first use), or
@@ -105,6 +105,21 @@ void BM_Gpu2b_Decode(benchmark::State& state) {
   state.counters["tokens_per_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The decode step greedy generation takes (Model::forward_batch_greedy: the next token chosen on the GPU, 4
+// bytes back instead of the vocabulary's logits), fed its own choice.
+void BM_Gpu2b_DecodeGreedy(benchmark::State& state) {
+  Gpu2b& b = the2b();
+  if (skip(state, b)) return;
+  auto lens = make_lens(int(state.range(0)), b.model->info());
+  DecodeState st = b.model->new_state();
+  b.model->forward(st, ids(4096), Phase::Prefill, LogitsWanted::Last, lens.get());
+  DecodeState* const states[1] = {&st};
+  LensHook* const hooks[1] = {lens.get()};
+  int32_t tok[1] = {17};
+  for (auto _ : state) tok[0] = b.model->forward_batch_greedy(states, tok, Phase::Generation, hooks)[0];
+  state.counters["tokens_per_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // One decode step of 8 forks of one 4096-token prefill, as one batch (Model::forward_batch: the NIAH sweep's
 // forked cells); time per step (8 tokens).
 void BM_Gpu2b_DecodeBatch8(benchmark::State& state) {
@@ -151,6 +166,7 @@ void BM_Gpu2b_NiahCell(benchmark::State& state) {
 
 BENCHMARK(BM_Gpu2b_Prefill4096)->Arg(0)->Arg(1)->Arg(2)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_Decode)->Arg(0)->Arg(1)->Arg(2)->Iterations(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gpu2b_DecodeGreedy)->Arg(0)->Arg(2)->Iterations(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_DecodeBatch8)->Arg(0)->Arg(1)->Iterations(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_NiahCell)->Arg(0)->Arg(2)->Iterations(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 

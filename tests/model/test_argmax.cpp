@@ -1,6 +1,6 @@
-// argmax (model/generate.cpp) against the plain scan it replaced: the first index of the largest value, NaNs
+// argmax (core/argmax.cpp) against the plain scan it replaced: the first index of the largest value, NaNs
 // never chosen, on vectors full of ties, signed zeros, infinities and NaNs, at lengths around its 64-value
-// blocks and at a real vocabulary size.
+// blocks and at a real vocabulary size; Backend::argmax_rows applies it to each row.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "hybridlens/model/generate.hpp"
+#include "hybridlens/backend/make_backend.hpp"
+#include "hybridlens/core/argmax.hpp"
 
 namespace hl {
 namespace {
@@ -44,6 +45,20 @@ TEST(Argmax, EqualsThePlainScan) {
   EXPECT_EQ(argmax(ties.data(), 4), 1);
   const std::vector<float> nan_first{std::numeric_limits<float>::quiet_NaN(), 5.0f};
   EXPECT_EQ(argmax(nan_first.data(), 2), 0);
+}
+
+TEST(Argmax, BackendRowsTakeEachRowsArgmax) {
+  std::unique_ptr<Backend> be = make_cpu_backend();
+  const int64_t R = 5, N = 300;
+  Tensor x = be->zeros(DType::F32, {R, N});
+  std::mt19937 rng(6);
+  std::uniform_int_distribution<int> small(-3, 3);
+  for (int64_t i = 0; i < R * N; ++i) x.data<float>()[i] = float(small(rng));  // ties in every row
+  x.data<float>()[2 * N] = std::numeric_limits<float>::quiet_NaN();            // row 2 starts with NaN: 0
+  int32_t got[R];
+  be->argmax_rows(x, got);
+  for (int64_t r = 0; r < R; ++r) EXPECT_EQ(got[r], argmax(x.data<float>() + r * N, N)) << "row " << r;
+  EXPECT_EQ(got[2], 0);
 }
 
 }  // namespace

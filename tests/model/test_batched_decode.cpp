@@ -210,6 +210,48 @@ TEST_P(BatchedDecodeTest, GreedyBatchStopsEachForkAtEos) {
   EXPECT_EQ(got[1].new_ids, continue_greedy(*m.model, ref, first, opts[1]).new_ids);
 }
 
+// forward_batch_greedy = the argmax of each forward_batch row, from identical states (forks of one prefill).
+void expect_greedy_is_argmax(Backend& be, Model& model, const std::string& tag) {
+  const int64_t V = model.info().vocab;
+  const std::vector<int32_t> prompt = random_ids(kPrompt, int(V), model.info().bos_id, 7);
+  DecodeState prefilled = model.new_state();
+  model.forward(prefilled, prompt, Phase::Prefill, LogitsWanted::None);
+  std::vector<DecodeState> a, b;
+  std::vector<DecodeState*> sa, sb;
+  for (int f = 0; f < 3; ++f) {
+    a.push_back(prefilled.fork(be));
+    b.push_back(prefilled.fork(be));
+  }
+  for (int f = 0; f < 3; ++f) {
+    sa.push_back(&a[size_t(f)]);
+    sb.push_back(&b[size_t(f)]);
+  }
+  std::vector<int32_t> ids{5, 6, 7};
+  for (int step = 0; step < 4; ++step) {
+    const std::vector<float> logits = model.forward_batch(sa, ids, Phase::Generation, {});
+    const std::vector<int32_t> got = model.forward_batch_greedy(sb, ids, Phase::Generation, {});
+    ASSERT_EQ(got.size(), ids.size()) << tag;
+    for (size_t f = 0; f < ids.size(); ++f) {
+      EXPECT_EQ(got[f], argmax(logits.data() + f * size_t(V), V)) << tag << " step " << step << " fork " << f;
+      ids[f] = got[f];
+    }
+  }
+}
+
+TEST_P(BatchedDecodeTest, ForwardBatchGreedyIsTheArgmaxOfForwardBatch) {
+  TinyModel m(GetParam());
+  expect_greedy_is_argmax(*m.backend, *m.model, GetParam());
+}
+
+TEST_P(BatchedDecodeTest, CudaForwardBatchGreedyIsTheArgmaxOfForwardBatch) {
+  std::string why;
+  if (cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
+  std::unique_ptr<Backend> backend = make_cuda_backend(0, false);
+  std::unique_ptr<Model> model =
+      load_model(test::tiny_random_checkpoint(GetParam(), DType::F32, 11, "greedy_cuda"), *backend);
+  expect_greedy_is_argmax(*backend, *model, GetParam() + " (cuda)");
+}
+
 TEST(BatchedDecode, RejectsMismatchedArguments) {
   TinyModel m("recurrent_gemma");
   DecodeState s = m.model->new_state();

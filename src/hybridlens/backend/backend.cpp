@@ -2,7 +2,18 @@
 
 #include <vector>
 
+#include "hybridlens/core/argmax.hpp"
+
 namespace hl {
+
+void Backend::argmax_rows(const Tensor& x, int32_t* out) {
+  HL_CHECK(x.defined() && x.dtype() == DType::F32 && x.ndim() == 2, "argmax_rows: x must be a 2-D F32 tensor, got ",
+           x.defined() ? x.describe() : std::string("undefined"));
+  const int64_t R = x.dim(0), N = x.dim(1);
+  std::vector<float> rows(size_t(R * N));
+  to_host(x, rows.data());
+  for (int64_t r = 0; r < R; ++r) out[r] = argmax(rows.data() + r * N, N);
+}
 
 void Backend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
                            const Tensor& w_up, const Tensor& b_up, Activation act) {

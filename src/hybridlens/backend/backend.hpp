@@ -61,6 +61,9 @@ class Backend {
   virtual Tensor upload(const Tensor& host) = 0;
   // Copies an F32 tensor of this backend to host memory (dst has numel floats).
   virtual void to_host(const Tensor& src, float* dst) = 0;
+  // out[r] = argmax (core/argmax.hpp: first on ties, NaN never the largest) of row r of x [R, N], F32:
+  // greedy decoding's next tokens without the rows coming to the host. Default: to_host, then the host's.
+  virtual void argmax_rows(const Tensor& x, int32_t* out);
   // dst and src have the same dtype and element count.
   virtual void copy(Tensor& dst, const Tensor& src) = 0;
   // Fills t (F32, BF16 or F16, this backend's) with the counter-based uniform values of

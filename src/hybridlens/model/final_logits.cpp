@@ -2,17 +2,15 @@
 
 namespace hl {
 
-void append_final_logits(Backend& be, const Tensor& x, const Tensor& norm_weight, float eps, bool one_plus_weight,
-                         const Tensor& head, float soft_cap, std::vector<float>& logits) {
+Tensor final_logits(Backend& be, const Tensor& x, const Tensor& norm_weight, float eps, bool one_plus_weight,
+                    const Tensor& head, float soft_cap) {
   const int64_t R = x.dim(0), V = head.dim(0);
   Tensor normed = be.empty(DType::F32, {R, x.dim(1)});
   be.rms_norm(normed, x, norm_weight, eps, one_plus_weight);
   Tensor out = be.empty(DType::F32, {R, V});
   be.linear(out, normed, head, Tensor());
   if (soft_cap > 0) be.soft_cap(out, soft_cap);
-  const size_t at = logits.size();
-  logits.resize(at + size_t(R) * size_t(V));
-  be.to_host(out, logits.data() + at);
+  return out;
 }
 
 }  // namespace hl

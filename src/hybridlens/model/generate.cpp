@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 
 namespace hl {
 namespace {
@@ -11,41 +10,21 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-// Two passes that vectorise: the largest value (a max reduction), then the first block of 64 holding it. A
-// one-pass scan that reloads v[best] every step took 170-270 us over a 256,000-token vocabulary, once per
-// generated token, while the GPU waited.
-int32_t argmax(const float* v, int64_t n) {
-  if (n <= 1 || std::isnan(v[0])) return 0;
-  float m = v[0];
-#pragma omp simd reduction(max : m)
-  for (int64_t i = 1; i < n; ++i) m = v[i] > m ? v[i] : m;
-  constexpr int64_t kBlock = 64;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    int hit = 0;
-#pragma omp simd reduction(| : hit)
-    for (int64_t i = b; i < e; ++i) hit |= v[i] == m;
-    if (hit)
-      for (int64_t i = b; i < e; ++i)
-        if (v[i] == m) return int32_t(i);
-  }
-  return 0;
-}
-
 GenerateResult continue_greedy(Model& model, DecodeState& state, std::span<const float> last_logits,
                                const GenerateOptions& opt) {
   GenerateResult r;
   const int64_t V = model.info().vocab;
   HL_CHECK(int64_t(last_logits.size()) == V, "continue_greedy: expected ", V, " logits, got ", last_logits.size());
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<float> logits(last_logits.begin(), last_logits.end());
+  DecodeState* const states[1] = {&state};
+  LensHook* const lenses[1] = {opt.lens};
+  int32_t next = argmax(last_logits.data(), V);
   for (int i = 0; i < opt.max_new_tokens; ++i) {
-    const int32_t next = argmax(logits.data(), V);
     r.new_ids.push_back(next);
     if (opt.on_token) opt.on_token(next);
     if ((opt.stop_at_eos && next == model.info().eos_id) || i + 1 == opt.max_new_tokens) break;
-    const int32_t one[1] = {next};
-    logits = model.forward(state, one, Phase::Generation, LogitsWanted::Last, opt.lens);
+    const int32_t ids[1] = {next};
+    next = model.forward_batch_greedy(states, ids, Phase::Generation, lenses)[0];
   }
   r.decode_seconds = seconds_since(t0);
   return r;
@@ -64,13 +43,12 @@ std::vector<GenerateResult> continue_greedy_batch(Model& model, std::span<Decode
              ", got ", last_logits[b].size());
   std::vector<GenerateResult> results(B);
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<size_t> active;       // states still decoding, in input order
-  std::vector<const float*> row(B); // each active state's latest logits
+  std::vector<size_t> active;      // states still decoding, in input order
+  std::vector<int32_t> next(B);    // each active state's next token
   for (size_t b = 0; b < B; ++b) {
-    row[b] = last_logits[b].data();
+    next[b] = argmax(last_logits[b].data(), V);
     if (opts[b].max_new_tokens > 0) active.push_back(b);
   }
-  std::vector<std::vector<float>> logits;  // one per forward_batch call of the step
   std::vector<DecodeState*> step_states;
   std::vector<int32_t> step_ids;
   std::vector<LensHook*> step_lenses;
@@ -82,28 +60,26 @@ std::vector<GenerateResult> continue_greedy_batch(Model& model, std::span<Decode
     for (size_t b : active) {
       const GenerateOptions& opt = opts[b];
       GenerateResult& r = results[b];
-      const int32_t next = argmax(row[b], V);
-      r.new_ids.push_back(next);
-      if (opt.on_token) opt.on_token(next);
-      if ((opt.stop_at_eos && next == model.info().eos_id) || int(r.new_ids.size()) == opt.max_new_tokens) {
+      r.new_ids.push_back(next[b]);
+      if (opt.on_token) opt.on_token(next[b]);
+      if ((opt.stop_at_eos && next[b] == model.info().eos_id) || int(r.new_ids.size()) == opt.max_new_tokens) {
         r.decode_seconds = seconds_since(t0);
         continue;
       }
       next_active.push_back(b);
       step_states.push_back(states[b]);
-      step_ids.push_back(next);
+      step_ids.push_back(next[b]);
       step_lenses.push_back(opt.lens);
     }
     if (next_active.empty()) break;
-    logits.clear();
     const std::span<DecodeState* const> all_states(step_states);
     const std::span<const int32_t> all_ids(step_ids);
     const std::span<LensHook* const> all_lenses(step_lenses);
     for (size_t j0 = 0; j0 < next_active.size(); j0 += max_batch) {
       const size_t n = std::min(max_batch, next_active.size() - j0);
-      logits.push_back(model.forward_batch(all_states.subspan(j0, n), all_ids.subspan(j0, n), Phase::Generation,
-                                           all_lenses.subspan(j0, n)));
-      for (size_t j = 0; j < n; ++j) row[next_active[j0 + j]] = logits.back().data() + int64_t(j) * V;
+      const std::vector<int32_t> chosen = model.forward_batch_greedy(
+          all_states.subspan(j0, n), all_ids.subspan(j0, n), Phase::Generation, all_lenses.subspan(j0, n));
+      for (size_t j = 0; j < n; ++j) next[next_active[j0 + j]] = chosen[j];
     }
     active = std::move(next_active);
   }

@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 
+#include "hybridlens/core/argmax.hpp"
 #include "hybridlens/model/model.hpp"
 
 namespace hl {
@@ -22,10 +23,6 @@ struct GenerateResult {
   double prefill_seconds = 0;
   double decode_seconds = 0;
 };
-
-// Index of the largest value; the first one on ties (as torch.argmax). NaNs are never the largest (torch
-// would pick one), except that a NaN at index 0 gives 0.
-int32_t argmax(const float* v, int64_t n);
 
 // Prefills `prompt` into a fresh state and decodes greedily.
 GenerateResult generate_greedy(Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt);

@@ -198,8 +198,8 @@ class Jamba final : public LayerStackModel {
     be_.linear(out, o, l.o, none);
   }
 
-  void append_logits(const Tensor& x, std::vector<float>& logits) override {
-    append_final_logits(be_, x, w_.get("model.final_layernorm.weight"), c_.eps, false, *head_, 0.0f, logits);
+  Tensor logits(const Tensor& x) override {
+    return final_logits(be_, x, w_.get("model.final_layernorm.weight"), c_.eps, false, *head_, 0.0f);
   }
 
   JambaConfig c_;

@@ -5,8 +5,9 @@ namespace hl {
 std::vector<float> LayerStackModel::forward(DecodeState& state, std::span<const int32_t> ids, Phase phase,
                                             LogitsWanted wanted, LensHook* lens) {
   const ModelInfo& in = info();
-  return finishing([&] {
-    return chunked_forward(
+  std::vector<float> logits;
+  finishing([&] {
+    logits = chunked_forward(
         state, int(in.layer_kinds.size()), in.vocab, ids, wanted, chunk_tokens_,
         [&](std::span<const int32_t> chunk) {
           DecodeState* one[1] = {&state};
@@ -18,29 +19,47 @@ std::vector<float> LayerStackModel::forward(DecodeState& state, std::span<const 
         },
         [&](const Tensor& x, std::vector<float>& out) { append_logits(x, out); });
   });
+  return logits;
 }
 
 std::vector<float> LayerStackModel::forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
                                                   Phase phase, std::span<LensHook* const> lenses) {
   const ModelInfo& in = info();
   check_batch(states, ids, lenses, int(in.layer_kinds.size()), in.vocab);
-  return finishing([&] {
-    std::vector<float> logits;
+  std::vector<float> logits;
+  finishing([&] {
     if (!states.empty()) append_logits(run_layers(states, ids, phase, lenses), logits);
-    return logits;
   });
+  return logits;
 }
 
-std::vector<float> LayerStackModel::finishing(const std::function<std::vector<float>()>& pass) {
-  std::vector<float> logits;
+std::vector<int32_t> LayerStackModel::forward_batch_greedy(std::span<DecodeState* const> states,
+                                                           std::span<const int32_t> ids, Phase phase,
+                                                           std::span<LensHook* const> lenses) {
+  const ModelInfo& in = info();
+  check_batch(states, ids, lenses, int(in.layer_kinds.size()), in.vocab);
+  std::vector<int32_t> next(states.size());
+  finishing([&] {
+    if (!states.empty()) be_.argmax_rows(logits(run_layers(states, ids, phase, lenses)), next.data());
+  });
+  return next;
+}
+
+void LayerStackModel::append_logits(const Tensor& hidden, std::vector<float>& out) {
+  const Tensor l = logits(hidden);
+  const size_t at = out.size();
+  out.resize(at + size_t(l.numel()));
+  be_.to_host(l, out.data() + at);
+}
+
+void LayerStackModel::finishing(const std::function<void()>& pass) {
   try {
-    logits = pass();
+    pass();
   } catch (...) {
     be_.finish();
     throw;
   }
   be_.finish();
-  return logits;
 }
 
 }  // namespace hl

@@ -16,6 +16,8 @@ class LayerStackModel : public Model {
                              LensHook* lens) final;
   std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
                                    std::span<LensHook* const> lenses) final;
+  std::vector<int32_t> forward_batch_greedy(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                            Phase phase, std::span<LensHook* const> lenses) final;
 
  protected:
   Backend& be_;  // where the layers run; finish()ed after each chunk with a lens and before a pass returns
@@ -24,13 +26,15 @@ class LayerStackModel : public Model {
   // state. Returns the final hidden rows, before the output norm.
   virtual Tensor run_layers(std::span<DecodeState* const> states, std::span<const int32_t> ids, Phase phase,
                             std::span<LensHook* const> lenses) = 0;
-  // Appends the logits of every row of `hidden` to `logits`.
-  virtual void append_logits(const Tensor& hidden, std::vector<float>& logits) = 0;
+  // The logits of every row of `hidden`, on the backend.
+  virtual Tensor logits(const Tensor& hidden) = 0;
 
  private:
+  // Appends the logits of every row of `hidden` to `out`.
+  void append_logits(const Tensor& hidden, std::vector<float>& out);
   // Runs `pass`, then finishes the backend, also when `pass` throws (while the caller's lens still exists:
   // nothing may arrive into it later).
-  std::vector<float> finishing(const std::function<std::vector<float>()>& pass);
+  void finishing(const std::function<void()>& pass);
 
   int64_t chunk_tokens_;
 };

@@ -60,8 +60,8 @@ class Mamba final : public LayerStackModel {
     return x;
   }
 
-  void append_logits(const Tensor& x, std::vector<float>& logits) override {
-    append_final_logits(be_, x, w_.get("backbone.norm_f.weight"), c_.eps, false, *head_, 0.0f, logits);
+  Tensor logits(const Tensor& x) override {
+    return final_logits(be_, x, w_.get("backbone.norm_f.weight"), c_.eps, false, *head_, 0.0f);
   }
 
   MambaConfig c_;

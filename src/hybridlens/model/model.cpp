@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "hybridlens/core/argmax.hpp"
+
 namespace hl {
 
 int ModelInfo::attention_layers() const {
@@ -60,6 +62,15 @@ std::vector<float> Model::forward_batch(std::span<DecodeState* const> states, st
     logits.insert(logits.end(), one.begin(), one.end());
   }
   return logits;
+}
+
+std::vector<int32_t> Model::forward_batch_greedy(std::span<DecodeState* const> states, std::span<const int32_t> ids,
+                                                Phase phase, std::span<LensHook* const> lenses) {
+  const std::vector<float> logits = forward_batch(states, ids, phase, lenses);
+  const int64_t V = info().vocab;
+  std::vector<int32_t> next(states.size());
+  for (size_t b = 0; b < states.size(); ++b) next[b] = argmax(logits.data() + int64_t(b) * V, V);
+  return next;
 }
 
 }  // namespace hl

@@ -65,6 +65,12 @@ class Model {
   // read once per step for all states; this default runs forward() state by state.
   virtual std::vector<float> forward_batch(std::span<DecodeState* const> states, std::span<const int32_t> ids,
                                            Phase phase, std::span<LensHook* const> lenses);
+  // forward_batch's step, returning each state's greedy next token (the argmax of its logits, core/argmax.hpp)
+  // instead of the logits: the backend picks it where the logits are (a GPU copies 4 bytes a state, not the
+  // vocabulary's logits). This default takes the argmax of forward_batch's rows on the host.
+  virtual std::vector<int32_t> forward_batch_greedy(std::span<DecodeState* const> states,
+                                                    std::span<const int32_t> ids, Phase phase,
+                                                    std::span<LensHook* const> lenses);
   virtual Backend& backend() = 0;
 };
 

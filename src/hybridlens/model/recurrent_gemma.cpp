@@ -147,8 +147,8 @@ class RecurrentGemma final : public LayerStackModel {
     be_.linear(out, o, W(i, "temporal_block.o_proj.weight"), W(i, "temporal_block.o_proj.bias"));
   }
 
-  void append_logits(const Tensor& x, std::vector<float>& logits) override {
-    append_final_logits(be_, x, w_.get("model.final_norm.weight"), c_.eps, true, *head_, c_.soft_cap, logits);
+  Tensor logits(const Tensor& x) override {
+    return final_logits(be_, x, w_.get("model.final_norm.weight"), c_.eps, true, *head_, c_.soft_cap);
   }
 
   RecurrentGemmaConfig c_;

@@ -19,6 +19,7 @@
 #include "backend/backend_test_util.hpp"
 #include "backend/cuda/cuda_test_util.hpp"
 #include "hybridlens/backend/reference/reference.hpp"
+#include "hybridlens/core/argmax.hpp"
 
 namespace hl {
 namespace {
@@ -543,6 +544,35 @@ TEST(CudaOps, RgLruScan) {
           t0 += n;
         }
       }
+}
+
+// argmax_rows on the device = the host's argmax of each row (core/argmax.hpp): rows full of ties, signed zeros,
+// infinities and NaNs (one row starting with NaN), at lengths around the kernel's 4,096-value slices and at the
+// 2B vocabulary.
+TEST(CudaOps, ArgmaxRowsEqualTheHost) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(8);
+  const float specials[] = {NAN, 0.0f, -0.0f, -INFINITY, INFINITY, 1.0f};
+  std::uniform_int_distribution<int> pick(0, 12);
+  std::normal_distribution<float> normal;
+  int cases = 0;
+  for (int64_t N : {int64_t(1), int64_t(2), int64_t(100), int64_t(4095), int64_t(4097), int64_t(256000)})
+    for (int64_t R : {int64_t(1), int64_t(3), int64_t(8)})
+      for (int rep = 0; rep < 3; ++rep) {
+        Tensor x = f32({R, N});
+        float* v = x.data<float>();
+        for (int64_t i = 0; i < R * N; ++i) {
+          const int c = pick(rng);
+          v[i] = rep == 0 ? normal(rng) : c < 6 ? specials[c] : float(int(normal(rng) * 3));
+        }
+        if (R > 1) v[N] = NAN;  // row 1 starts with NaN: 0
+        std::vector<int32_t> got(size_t(R), -1);
+        be->argmax_rows(on_device(*be, x), got.data());
+        for (int64_t r = 0; r < R; ++r)
+          ASSERT_EQ(got[size_t(r)], argmax(v + r * N, N)) << "R " << R << " N " << N << " rep " << rep << " row " << r;
+        ++cases;
+      }
+  std::printf("[ cuda op  ] argmax_rows: %d cases equal to the host's argmax\n", cases);
 }
 
 TEST(CudaOps, Rotary) {

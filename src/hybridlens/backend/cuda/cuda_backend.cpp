@@ -108,6 +108,23 @@ void CudaBackend::to_host(const Tensor& src, float* dst) {
   records_.flush();
 }
 
+void CudaBackend::argmax_rows(const Tensor& x, int32_t* out) {
+  constexpr const char* op = "argmax_rows";
+  check_defined(op, "x", x);
+  HL_CHECK(x.dtype() == DType::F32 && x.ndim() == 2, op, ": x must be a 2-D F32 tensor, got ", x.describe());
+  const auto timed = profile_.time(op);
+  const int64_t R = x.dim(0), N = x.dim(1);
+  if (R == 0) return;
+  HL_CHECK(out != nullptr, op, ": null destination for ", x.describe());
+  Tensor partial = scratch(DType::U8, {int64_t(argmax_scratch_bytes(R, N))});
+  // the ids come back with the step's lens recordings, in the same copy
+  auto* ids = static_cast<int32_t*>(records_.arena(size_t(R) * sizeof(int32_t)));
+  launch_argmax_rows(ids, partial.raw(), x.data<float>(), R, N, nullptr);
+  check_launch(op);
+  records_.queue_arena(out, R, ids, 1, R, sizeof(int32_t));
+  records_.flush();
+}
+
 void CudaBackend::copy(Tensor& dst, const Tensor& src) {
   HL_CHECK(src.defined(), "copy: src is undefined");
   HL_CHECK(dst.defined(), "copy: dst is undefined");

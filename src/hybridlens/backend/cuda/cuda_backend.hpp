@@ -37,6 +37,7 @@ class CudaBackend final : public Backend {
   Tensor empty(DType dtype, Shape shape) override { return scratch(dtype, std::move(shape)); }
   Tensor upload(const Tensor& host) override;
   void to_host(const Tensor& src, float* dst) override;
+  void argmax_rows(const Tensor& x, int32_t* out) override;
   void copy(Tensor& dst, const Tensor& src) override;
   void fill_uniform(Tensor& t, float lo, float hi, uint64_t stream) override;
 

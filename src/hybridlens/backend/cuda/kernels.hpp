@@ -2,6 +2,7 @@
 // Launchers of the CUDA kernels, in plain types so that the .cu files compile without the project's C++20
 // headers. Every launcher queues its kernels on `stream` and returns without synchronising; the caller
 // checks cudaGetLastError (cuda_check.hpp). Weights are passed as (pointer, WDt) and read as stored.
+#include <cstddef>
 #include <cstdint>
 
 #include <cuda_runtime.h>
@@ -23,6 +24,11 @@ void launch_activation(float* out, const float* a, const float* b, int64_t n, Ac
 // out = act(a) * b rounded to bf16 as launch_to_bf16 rounds (the input of a bf16 product).
 void launch_activation_mul_bf16(uint16_t* out, const float* a, const float* b, int64_t n, Act act, cudaStream_t s);
 void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s);
+// out[r] (device) = argmax of row r of x [R, N] by core/argmax.hpp's rule (argmax.cu); scratch: device memory of
+// argmax_scratch_bytes(R, N)
+constexpr int64_t kArgmaxMaxSlices = 128;
+size_t argmax_scratch_bytes(int64_t R, int64_t N);
+void launch_argmax_rows(int32_t* out, void* scratch, const float* x, int64_t R, int64_t N, cudaStream_t s);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
 // inv_freq: device [rot_dims / 2], computed on the host exactly as the CPU does.
 void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
