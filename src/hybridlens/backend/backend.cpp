@@ -15,6 +15,12 @@ void Backend::argmax_rows(const Tensor& x, int32_t* out) {
   for (int64_t r = 0; r < R; ++r) out[r] = argmax(rows.data() + r * N, N);
 }
 
+void Backend::rotary_qk(Tensor& q, int q_heads, Tensor& k, int k_heads, int head_dim, int rot_dims, float theta,
+                        int64_t first_pos) {
+  rotary(q, q_heads, head_dim, rot_dims, theta, first_pos);
+  rotary(k, k_heads, head_dim, rot_dims, theta, first_pos);
+}
+
 void Backend::gated_linear(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& b_gate,
                            const Tensor& w_up, const Tensor& b_up, Activation act) {
   Tensor up = empty(DType::F32, out.shape());

@@ -148,6 +148,10 @@ class Backend {
   // Rotary embedding on the first rot_dims of each head (rotate-half pairing within that part), in place.
   // x: F32 [T, heads * head_dim]; token t has position first_pos + t. inv_freq[i] = theta^(-2i / rot_dims).
   virtual void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) = 0;
+  // rotary of the queries q [T, q_heads * head_dim] and the keys k [T, k_heads * head_dim] of the same positions,
+  // each as rotary does it (one launch on a GPU). Default: rotary twice.
+  virtual void rotary_qk(Tensor& q, int q_heads, Tensor& k, int k_heads, int head_dim, int rot_dims, float theta,
+                         int64_t first_pos);
 
   // --- state-space and mixture-of-experts operations (Jamba, Mamba) ---------------------------------
   // Selective scan (Mamba-1). x, delta, y: F32 [T, Din] (delta after softplus); A_log: [Din, N]; B, C: F32

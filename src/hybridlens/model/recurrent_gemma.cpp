@@ -136,8 +136,7 @@ class RecurrentGemma final : public LayerStackModel {
     for (size_t b = 0; b < sts.size(); ++b) {
       const int64_t r0 = int64_t(b) * T, r1 = r0 + T, first = sts[b]->position;
       Tensor q_b = q.rows(r0, r1), k_b = k.rows(r0, r1), o_b = o.rows(r0, r1);
-      be_.rotary(q_b, c_.heads, c_.head_dim, c_.rot_dims(), c_.rope_theta, first);
-      be_.rotary(k_b, c_.kv_heads, c_.head_dim, c_.rot_dims(), c_.rope_theta, first);
+      be_.rotary_qk(q_b, c_.heads, k_b, c_.kv_heads, c_.head_dim, c_.rot_dims(), c_.rope_theta, first);
       AttentionLens al;
       LensHook* lens = lens_of(lenses, b);
       const bool use_lens = lens && lens->configure(attn_index, c_.heads, first, T, phase, al);

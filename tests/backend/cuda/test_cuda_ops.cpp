@@ -546,6 +546,24 @@ TEST(CudaOps, RgLruScan) {
       }
 }
 
+// rotary_qk (queries and keys in one launch) = rotary of each, bit for bit, at one row (decode) and many.
+TEST(CudaOps, RotaryQkEqualsRotaryOfEach) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(12);
+  for (int64_t T : {int64_t(1), int64_t(37)})
+    for (auto [qh, kh, hd, rot] : {std::tuple<int, int, int, int>{10, 1, 256, 128}, {4, 2, 64, 64}}) {
+      const Tensor q = test::random_f32({T, int64_t(qh) * hd}, rng, -2, 2);
+      const Tensor k = test::random_f32({T, int64_t(kh) * hd}, rng, -2, 2);
+      Tensor q1 = on_device(*be, q), k1 = on_device(*be, k), q2 = on_device(*be, q), k2 = on_device(*be, k);
+      be->rotary(q1, qh, hd, rot, 10000.0f, 4000);
+      be->rotary(k1, kh, hd, rot, 10000.0f, 4000);
+      be->rotary_qk(q2, qh, k2, kh, hd, rot, 10000.0f, 4000);
+      const std::string what = test::case_name("rotary_qk", DType::F32, {T, qh, kh, hd, rot});
+      EXPECT_TRUE(test::gpu_close(on_host(*be, q2), on_host(*be, q1), [](int64_t) { return 0.0; }, what + " q"));
+      EXPECT_TRUE(test::gpu_close(on_host(*be, k2), on_host(*be, k1), [](int64_t) { return 0.0; }, what + " k"));
+    }
+}
+
 // argmax_rows on the device = the host's argmax of each row (core/argmax.hpp): rows full of ties, signed zeros,
 // infinities and NaNs (one row starting with NaN), at lengths around the kernel's 4,096-value slices and at the
 // 2B vocabulary.

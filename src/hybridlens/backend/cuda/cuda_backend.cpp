@@ -283,9 +283,8 @@ void CudaBackend::rglru_scan(Tensor& out, const Tensor& x, const Tensor& gate_x_
   check_launch(op);
 }
 
-void CudaBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) {
-  constexpr const char* op = "rotary";
-  const auto timed = profile_.time(op);
+void CudaBackend::check_rotary(const char* op, const Tensor& x, int heads, int head_dim, int rot_dims, float theta,
+                               int64_t first_pos) {
   check_f32(op, "x", x, 2);
   HL_CHECK(heads > 0 && head_dim > 0, op, ": heads (", heads, ") and head_dim (", head_dim, ") must be positive");
   HL_CHECK(x.dim(1) == int64_t(heads) * head_dim, op, ": x ", x.describe(), " must be [T, ", heads, " * ", head_dim,
@@ -294,15 +293,40 @@ void CudaBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float
            " must be even and within [0, head_dim = ", head_dim, "]");
   HL_CHECK(theta > 0.0f && std::isfinite(theta), op, ": theta must be positive, got ", theta);
   HL_CHECK(first_pos >= 0, op, ": first_pos must be >= 0, got ", first_pos);
-  if (x.dim(0) == 0 || rot_dims == 0) return;
+}
+
+const float* CudaBackend::inv_freq(float theta, int rot_dims) {
   // inv_freq[i] = 1 / theta^(2i / rot_dims) in fp32 on the host, as the CPU backend forms it; uploaded once.
   Tensor& dfreq = inv_freq_[{theta, rot_dims}];
   if (!dfreq.defined()) {
-    std::vector<float> inv_freq(size_t(rot_dims / 2));
-    for (int i = 0; i < rot_dims / 2; ++i) inv_freq[size_t(i)] = 1.0f / std::pow(theta, float(2 * i) / float(rot_dims));
-    dfreq = to_device(inv_freq, DType::F32);
+    std::vector<float> f(size_t(rot_dims / 2));
+    for (int i = 0; i < rot_dims / 2; ++i) f[size_t(i)] = 1.0f / std::pow(theta, float(2 * i) / float(rot_dims));
+    dfreq = to_device(f, DType::F32);
   }
-  launch_rotary(x.data<float>(), x.dim(0), heads, head_dim, rot_dims, dfreq.data<float>(), first_pos, nullptr);
+  return dfreq.data<float>();
+}
+
+void CudaBackend::rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) {
+  constexpr const char* op = "rotary";
+  const auto timed = profile_.time(op);
+  check_rotary(op, x, heads, head_dim, rot_dims, theta, first_pos);
+  if (x.dim(0) == 0 || rot_dims == 0) return;
+  launch_rotary(x.data<float>(), nullptr, x.dim(0), heads, 0, head_dim, rot_dims, inv_freq(theta, rot_dims),
+                first_pos, nullptr);
+  check_launch(op);
+}
+
+void CudaBackend::rotary_qk(Tensor& q, int q_heads, Tensor& k, int k_heads, int head_dim, int rot_dims, float theta,
+                            int64_t first_pos) {
+  constexpr const char* op = "rotary";
+  const auto timed = profile_.time(op);
+  check_rotary(op, q, q_heads, head_dim, rot_dims, theta, first_pos);
+  check_rotary(op, k, k_heads, head_dim, rot_dims, theta, first_pos);
+  HL_CHECK(q.dim(0) == k.dim(0), op, ": q ", q.describe(), " and k ", k.describe(), " must have the same rows");
+  HL_CHECK(!overlaps(q, k), op, ": q and k overlap");
+  if (q.dim(0) == 0 || rot_dims == 0) return;
+  launch_rotary(q.data<float>(), k.data<float>(), q.dim(0), q_heads, k_heads, head_dim, rot_dims,
+                inv_freq(theta, rot_dims), first_pos, nullptr);
   check_launch(op);
 }
 

@@ -64,6 +64,8 @@ class CudaBackend final : public Backend {
                    const Tensor& b_a, const Tensor& recurrent_param, std::span<const LruState> states,
                    Activation act) override;
   void rotary(Tensor& x, int heads, int head_dim, int rot_dims, float theta, int64_t first_pos) override;
+  void rotary_qk(Tensor& q, int q_heads, Tensor& k, int k_heads, int head_dim, int rot_dims, float theta,
+                 int64_t first_pos) override;
 
   void selective_scan(Tensor& y, const Tensor& x, const Tensor& delta, const Tensor& A_log, const Tensor& B,
                       const Tensor& C, const Tensor& D, Tensor& state) override;
@@ -91,6 +93,9 @@ class CudaBackend final : public Backend {
   // x [T, K] (row stride ldx) rounded to bf16, contiguous: the input of gemm_bf16, made once for all the
   // products of one x (linear_parts, gated_linear).
   Tensor bf16_rows(const float* x, int64_t ldx, int64_t T, int64_t K);
+  static void check_rotary(const char* op, const Tensor& x, int heads, int head_dim, int rot_dims, float theta,
+                           int64_t first_pos);
+  const float* inv_freq(float theta, int rot_dims);  // on the device, uploaded once per (theta, rot_dims)
   // t as F32: t itself, or an fp32 copy kept while t's memory lives (the biases cuBLASLt's epilogue reads).
   Tensor f32_copy(const Tensor& t);
   // Few-row products (T <= kGemvMaxRows) of one x: the persistent kernels, or the warp kernels under

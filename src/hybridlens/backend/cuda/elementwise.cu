@@ -135,11 +135,13 @@ __global__ void add_k(float* x, const float* y, int64_t n) {
   }
 }
 
-// One thread per (token, head, pair i < rot/2). cos/sin in double of the fp32 angle, as the CPU.
-__global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half, const float* inv_freqs,
-                         int64_t first_pos) {
+// One thread per (token, head, pair i < rot/2), over x0's heads0 heads and then x1's heads1 (queries and keys
+// in one launch). cos/sin in double of the fp32 angle, as the CPU.
+__global__ void rotary_k(float* x0, float* x1, int64_t T, int heads0, int heads1, int head_dim, int half,
+                         const float* inv_freqs, int64_t first_pos) {
   pdl_trigger();
   pdl_wait();
+  const int heads = heads0 + heads1;
   HL_GRID_STRIDE(i, T * heads * half) {
     const int p = int(i % half);
     const int64_t th = i / half;
@@ -149,7 +151,7 @@ __global__ void rotary_k(float* x, int64_t T, int heads, int head_dim, int half,
     double sd, cd;
     sincos(double(angle), &sd, &cd);
     const float c = float(cd), s = float(sd);
-    float* v = x + (t * heads + hd) * head_dim;
+    float* v = hd < heads0 ? x0 + (t * heads0 + hd) * head_dim : x1 + (t * heads1 + hd - heads0) * head_dim;
     const float a = v[p], b = v[p + half];
     v[p] = a * c - b * s;
     v[p + half] = b * c + a * s;
@@ -291,12 +293,12 @@ void launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t s) {
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s) {
   if (n > 0) launch_pdl(add_k, stride_blocks(n, kThreads), kThreads, s, x, y, n);
 }
-void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
-                   int64_t first_pos, cudaStream_t s) {
+void launch_rotary(float* x0, float* x1, int64_t T, int heads0, int heads1, int head_dim, int rot_dims,
+                   const float* inv_freq, int64_t first_pos, cudaStream_t s) {
   const int half = rot_dims / 2;
-  const int64_t n = T * heads * half;
+  const int64_t n = T * (heads0 + heads1) * half;
   if (n > 0) launch_pdl(rotary_k, stride_blocks(n, kThreads), kThreads, s,
-                        x, T, heads, head_dim, half, inv_freq, first_pos);
+                        x0, x1, T, heads0, heads1, head_dim, half, inv_freq, first_pos);
 }
 void launch_gather_rows(float* out, const float* x, const RowList& rows, int64_t R, int64_t W, cudaStream_t s) {
   if (R * W > 0) launch_pdl(gather_k, stride_blocks(R * W, kThreads), kThreads, s, out, x, rows, R, W);

@@ -30,9 +30,10 @@ constexpr int64_t kArgmaxMaxSlices = 128;
 size_t argmax_scratch_bytes(int64_t R, int64_t N);
 void launch_argmax_rows(int32_t* out, void* scratch, const float* x, int64_t R, int64_t N, cudaStream_t s);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
+// x0 [T, heads0 * head_dim] and x1 [T, heads1 * head_dim] (heads1 = 0: none) rotated in one launch;
 // inv_freq: device [rot_dims / 2], computed on the host exactly as the CPU does.
-void launch_rotary(float* x, int64_t T, int heads, int head_dim, int rot_dims, const float* inv_freq,
-                   int64_t first_pos, cudaStream_t s);
+void launch_rotary(float* x0, float* x1, int64_t T, int heads0, int heads1, int head_dim, int rot_dims,
+                   const float* inv_freq, int64_t first_pos, cudaStream_t s);
 // The rows of a gather or scatter (and the scatter's weights): device arrays, or for up to kFewRows rows
 // (a decode step's MoE routing) the values themselves in the kernel's arguments, so that nothing is uploaded.
 constexpr int kFewRows = 8;
