@@ -93,6 +93,7 @@ class CudaBackend final : public Backend {
   // x [T, K] (row stride ldx) rounded to bf16, contiguous: the input of gemm_bf16, made once for all the
   // products of one x (linear_parts, gated_linear).
   Tensor bf16_rows(const float* x, int64_t ldx, int64_t T, int64_t K);
+  void block_diag_bf16(Tensor& out, const Tensor& xb, const Tensor& w, const Tensor& b);
   static void check_rotary(const char* op, const Tensor& x, int heads, int head_dim, int rot_dims, float theta,
                            int64_t first_pos);
   const float* inv_freq(float theta, int rot_dims);  // on the device, uploaded once per (theta, rot_dims)

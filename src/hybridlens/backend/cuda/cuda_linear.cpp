@@ -196,6 +196,14 @@ void CudaBackend::block_diag_parts(const Tensor& x, std::span<const LinearPart> 
       return;
     }
   }
+  bool shared_bf16 = x.defined() && x.ndim() == 2 && x.dim(0) > kGemvMaxRows && x.dim(1) > 0;
+  for (const LinearPart& p : parts) shared_bf16 = shared_bf16 && bf16_path(*p.w);
+  if (shared_bf16) {  // prefill: x rounded to bf16 once for all the parts
+    const auto timed = profile_.time("block_diag_linear");
+    const Tensor xb = bf16_rows(x.data<float>(), x.dim(1), x.dim(0), x.dim(1));
+    for (const LinearPart& p : parts) block_diag_bf16(*p.out, xb, *p.w, *p.bias);
+    return;
+  }
   Backend::block_diag_parts(x, parts);  // one block_diag_linear each
 }
 
@@ -314,23 +322,16 @@ void CudaBackend::block_diag_linear(Tensor& out, const Tensor& x, const Tensor& 
     check_launch(op);
     return;
   }
+  if (bf16_path(w)) {
+    block_diag_bf16(out, bf16_rows(x.data<float>(), C, T, C), w, b);
+    return;
+  }
   // Batched over blocks; column-major view of block h: out_h^T [bw, T] = W_h^T ... W_h stored (in, out)
   // row-major is the col-major [out, in] matrix, so no transpose: out_h^T = W_h(col-major) * x_h^T.
   launch_fill_bias(out.data<float>(), bp, bdt, T, C, C, nullptr);
   check_launch(op);
   const float one = 1.0f;
   const long long sA = bw * bw, sB = bw, sC = bw;
-  if (w.dtype() == DType::BF16 && !precise_) {
-    Tensor xb = scratch(DType::BF16, {T, C});
-    launch_to_bf16(static_cast<uint16_t*>(xb.raw()), x.data<float>(), T * C, nullptr);
-    check_launch(op);
-    check_cublas(cublasGemmStridedBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(bw), int(T), int(bw), &one, w.raw(),
-                                            CUDA_R_16BF, int(bw), sA, xb.raw(), CUDA_R_16BF, int(C), sB, &one,
-                                            out.raw(), CUDA_R_32F, int(C), sC, int(blocks), CUBLAS_COMPUTE_32F,
-                                            CUBLAS_GEMM_DEFAULT),
-                 op);
-    return;
-  }
   Tensor wf;
   if (w.dtype() == DType::F32) {
     wf = w;
@@ -342,6 +343,25 @@ void CudaBackend::block_diag_linear(Tensor& out, const Tensor& x, const Tensor& 
   check_cublas(cublasSgemmStridedBatched(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(bw), int(T), int(bw), &one,
                                          wf.data<float>(), int(bw), sA, x.data<float>(), int(C), sB, &one,
                                          out.data<float>(), int(C), sC, int(blocks)),
+               op);
+}
+
+// The prefill's bf16 block-diagonal product of rows already rounded to bf16: one batched cuBLASLt call with
+// the bias in its epilogue, or else the bias written into out and a batched GemmEx adding to it.
+void CudaBackend::block_diag_bf16(Tensor& out, const Tensor& xb, const Tensor& w, const Tensor& b) {
+  const char* op = "block_diag_linear";
+  const int64_t T = xb.dim(0), C = xb.dim(1), blocks = w.dim(0), bw = w.dim(1);
+  const Tensor b32 = b.defined() ? f32_copy(b) : Tensor();
+  const float* bias = b32.defined() ? b32.data<float>() : nullptr;
+  // (blocks a multiple of 8 wide: every block's rows start 16-byte aligned, as cuBLASLt's kernels want)
+  if (bw % 8 == 0 && lt_.run_block_diag(out.data<float>(), xb.raw(), w.raw(), bias, T, blocks, bw)) return;
+  launch_fill_bias(out.data<float>(), bias, WDt::F32, T, C, C, nullptr);
+  check_launch(op);
+  const float one = 1.0f;
+  check_cublas(cublasGemmStridedBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(bw), int(T), int(bw), &one, w.raw(),
+                                          CUDA_R_16BF, int(bw), bw * bw, xb.raw(), CUDA_R_16BF, int(C), bw, &one,
+                                          out.raw(), CUDA_R_32F, int(C), bw, int(blocks), CUBLAS_COMPUTE_32F,
+                                          CUBLAS_GEMM_DEFAULT),
                op);
 }
 

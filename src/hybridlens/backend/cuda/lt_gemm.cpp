@@ -2,6 +2,8 @@
 
 #include <cuda_runtime.h>
 
+#include <utility>
+
 #include "hybridlens/backend/cuda/cuda_check.hpp"
 
 namespace hl::cuda {
@@ -40,29 +42,61 @@ LtGemm::~LtGemm() {
 
 bool LtGemm::run(float* out, int64_t ldo, const void* xb, const void* w, const float* bias, int64_t T, int64_t K,
                  int64_t N) {
+  return matmul(out, xb, w, bias, Shape{T, K, N, ldo, K, K, true});
+}
+
+bool LtGemm::run_block_diag(float* out, const void* xb, const void* w, const float* bias, int64_t T, int64_t blocks,
+                            int64_t bw) {
+  Shape s{T, bw, bw, blocks * bw, blocks * bw, bw, false};
+  s.batches = blocks;
+  s.stride_out = s.stride_x = s.stride_bias = bw;
+  s.stride_w = bw * bw;
+  return matmul(out, xb, w, bias, s);
+}
+
+bool LtGemm::matmul(float* out, const void* xb, const void* w, const float* bias, const Shape& sh) {
   const char* what = "linear (cuBLASLt)";
   if (!handle_) {
     check_lt(cublasLtCreate(&handle_), what);
     check_cuda(cudaMalloc(&workspace_, kWorkspaceBytes), "linear: cuBLASLt workspace");
   }
   // Column-major view, as in CudaBackend::gemm: out^T [N, T] = W [N, K] (stored as col-major K x N,
-  // transposed) * x^T [K, T]; the bias runs along out^T's rows.
+  // transposed; or as col-major N x K) * x^T [K, T]; the bias runs along out^T's rows.
   Descs d;
   check_lt(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), what);
-  const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  const cublasOperation_t ta = sh.w_transposed ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
   check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), what);
   check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), what);
   if (bias) {
     const cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_BIAS;
     check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof(ep)), what);
     check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), what);
+    if (sh.batches > 1)
+      check_lt(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, &sh.stride_bias,
+                                              sizeof(sh.stride_bias)),
+               what);
   }
-  check_lt(cublasLtMatrixLayoutCreate(&d.a, CUDA_R_16BF, uint64_t(K), uint64_t(N), K), what);
-  check_lt(cublasLtMatrixLayoutCreate(&d.b, CUDA_R_16BF, uint64_t(K), uint64_t(T), K), what);
-  check_lt(cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, uint64_t(N), uint64_t(T), ldo), what);
-
-  const Key key{T, K, N, ldo, bias != nullptr, alignment_of(out), alignment_of(xb), alignment_of(w),
-                bias ? alignment_of(bias) : 0};
+  if (sh.w_transposed)
+    check_lt(cublasLtMatrixLayoutCreate(&d.a, CUDA_R_16BF, uint64_t(sh.K), uint64_t(sh.N), sh.ldw), what);
+  else
+    check_lt(cublasLtMatrixLayoutCreate(&d.a, CUDA_R_16BF, uint64_t(sh.N), uint64_t(sh.K), sh.ldw), what);
+  check_lt(cublasLtMatrixLayoutCreate(&d.b, CUDA_R_16BF, uint64_t(sh.K), uint64_t(sh.T), sh.ldx), what);
+  check_lt(cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, uint64_t(sh.N), uint64_t(sh.T), sh.ldo), what);
+  if (sh.batches > 1) {
+    const int32_t n = int32_t(sh.batches);
+    const std::pair<cublasLtMatrixLayout_t, int64_t> strided[] = {{d.a, sh.stride_w}, {d.b, sh.stride_x},
+                                                                  {d.c, sh.stride_out}};
+    for (const auto& [layout, stride] : strided) {
+      check_lt(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &n, sizeof(n)), what);
+      check_lt(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                                sizeof(stride)),
+               what);
+    }
+  }
+  const int64_t T = sh.T, K = sh.K, N = sh.N, ldo = sh.ldo;
+  // batched calls are told apart from single ones by their (negative) block count in the key's ldo place
+  const Key key{T, K, N, sh.batches > 1 ? -sh.batches : ldo, bias != nullptr, alignment_of(out), alignment_of(xb),
+                alignment_of(w), bias ? alignment_of(bias) : 0};
   auto it = algos_.find(key);
   if (it == algos_.end()) {
     cublasLtMatmulPreference_t pref = nullptr;

@@ -22,7 +22,22 @@ class LtGemm {
   // offers no algorithm for this shape and these alignments (the caller then takes another path).
   bool run(float* out, int64_t ldo, const void* xb, const void* w, const float* bias, int64_t T, int64_t K, int64_t N);
 
+  // The block-diagonal product: for each of `blocks` blocks h, out[:, h bw .. (h + 1) bw) = xb[:, h bw ..
+  // (h + 1) bw) @ w[h] + bias[h bw ..] with w[h] [bw in, bw out] row-major; xb [T, blocks bw] bf16, out
+  // [T, blocks bw] fp32. One batched call; false as run.
+  bool run_block_diag(float* out, const void* xb, const void* w, const float* bias, int64_t T, int64_t blocks,
+                      int64_t bw);
+
  private:
+  // One product (or `batches` of them, each operand a stride further on): out^T [N, T] = op(W) [N, K] x^T [K, T]
+  // + bias, column-major, where op(W) is W [N, K] row-major (transposed) or W [K, N] row-major as it is.
+  struct Shape {
+    int64_t T, K, N, ldo, ldx, ldw;
+    bool w_transposed;
+    int64_t batches = 1, stride_out = 0, stride_x = 0, stride_w = 0, stride_bias = 0;
+  };
+  bool matmul(float* out, const void* xb, const void* w, const float* bias, const Shape& s);
+
   // shape, ldo, bias or not, and the alignments of out, xb, w, bias (an algorithm depends on all of them)
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int, int, int, int>;
   struct Choice {
