@@ -21,6 +21,8 @@ __device__ __forceinline__ int fp16_exponent(unsigned bits) {
   return max(-120, min(120, 15 - e));
 }
 
+constexpr int kAbsmaxThreads = 256;
+
 // bits[y] = the bit pattern of max |x_y| (non-negative floats order as their bit patterns; NaN above all).
 __global__ void absmax_k(unsigned* bits, const float* x0, int64_t n0, const float* x1, int64_t n1, const float* x2,
                          int64_t n2) {
@@ -29,9 +31,17 @@ __global__ void absmax_k(unsigned* bits, const float* x0, int64_t n0, const floa
   const float* x = blockIdx.y == 0 ? x0 : blockIdx.y == 1 ? x1 : x2;
   const int64_t n = blockIdx.y == 0 ? n0 : blockIdx.y == 1 ? n1 : n2;
   unsigned m = 0;
+#pragma unroll 4
   HL_GRID_STRIDE(i, n) m = max(m, __float_as_uint(x[i]) & 0x7fffffffu);
   m = __reduce_max_sync(0xffffffffu, m);
-  if ((threadIdx.x & 31) == 0 && m != 0) atomicMax(bits + blockIdx.y, m);
+  // one atomic a block: one a warp made the 8,192 warps of a 2B call queue on three addresses (24 us a call)
+  __shared__ unsigned warps[kAbsmaxThreads / 32];
+  if ((threadIdx.x & 31) == 0) warps[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    m = __reduce_max_sync(0xffffffffu, threadIdx.x < kAbsmaxThreads / 32 ? warps[threadIdx.x] : 0u);
+    if (threadIdx.x == 0 && m != 0) atomicMax(bits + blockIdx.y, m);
+  }
 }
 
 __global__ void split_fp16_k(__half* dst, const float* src, int64_t vecs, int D, bool lo_middle, const unsigned* bits,
@@ -78,7 +88,9 @@ __global__ void split_fp16_rows_k(__half* dst, const float* src, int64_t rows, i
 void launch_absmax3(unsigned* bits, const float* x0, int64_t n0, const float* x1, int64_t n1, const float* x2,
                     int64_t n2, cudaStream_t s) {
   const int64_t n = std::max(n0, std::max(n1, n2));
-  if (n > 0) launch_pdl(absmax_k, dim3(stride_blocks(n, 256), 3), dim3(256), s, bits, x0, n0, x1, n1, x2, n2);
+  if (n > 0)
+    launch_pdl(absmax_k, dim3(stride_blocks(n, kAbsmaxThreads), 3), dim3(kAbsmaxThreads), s, bits, x0, n0, x1, n1, x2,
+               n2);
 }
 
 void launch_split_fp16(uint16_t* dst, const float* src, int64_t vecs, int D, bool lo_middle, const unsigned* bits,
