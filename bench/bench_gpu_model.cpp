@@ -1,10 +1,10 @@
-// The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens, decode ms/token after
-// a 4096-token prefill (logits to the host; and greedy, the token chosen on the GPU), and one NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0),
-// with entropy recording (1) and with entropy top-2 selection in prefill and generation (2); and one decode step
-// of 8 forked states as one batch (plain and with entropy recording). Skipped
-// without a CUDA device. Same checkpoint as bench_model.cpp (HL_BENCH_MODEL_DIR, written on first use), or
-// a random model made on the GPU without a file: HL_BENCH_MODEL_DIR=random:recurrent_gemma:9b,
-// random:jamba:jamba-mini-1.6 (the other shapes of issue 7).
+// The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens, decode ms/token after a
+// 4096-token prefill (the logits brought to the host; and the greedy step, the token chosen on the GPU), and one
+// NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0), with entropy recording (1) and
+// with entropy top-2 selection in prefill and generation (2); and one decode step of 8 forked states as one
+// batch (plain and with entropy recording). Skipped without a CUDA device. Same checkpoint as bench_model.cpp
+// (HL_BENCH_MODEL_DIR, written on first use), or a random model made on the GPU without a file:
+// HL_BENCH_MODEL_DIR=random:recurrent_gemma:9b, random:jamba:jamba-mini-1.6 (the other shapes of issue 7).
 //
 //   build-cuda/hl_bench --benchmark_filter=Gpu2b
 #include <benchmark/benchmark.h>

@@ -45,10 +45,11 @@ std::vector<GenerateResult> continue_greedy_batch(Model& model, std::span<Decode
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<size_t> active;      // states still decoding, in input order
   std::vector<int32_t> next(B);    // each active state's next token
-  for (size_t b = 0; b < B; ++b) {
-    next[b] = argmax(last_logits[b].data(), V);
-    if (opts[b].max_new_tokens > 0) active.push_back(b);
-  }
+  for (size_t b = 0; b < B; ++b)
+    if (opts[b].max_new_tokens > 0) {
+      next[b] = argmax(last_logits[b].data(), V);
+      active.push_back(b);
+    }
   std::vector<DecodeState*> step_states;
   std::vector<int32_t> step_ids;
   std::vector<LensHook*> step_lenses;
