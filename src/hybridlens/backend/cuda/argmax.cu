@@ -59,16 +59,16 @@ __global__ void __launch_bounds__(kThreads) argmax_merge_k(int32_t* out, const B
   if (threadIdx.x == 0) out[row] = (N <= 1 || isnan(x[row * N]) || m.i == INT32_MAX) ? 0 : m.i;
 }
 
+// Blocks per row: one per 4,096 values, at least 1 and at most kArgmaxMaxSlices.
+int argmax_slices(int64_t N) { return std::max(1, int(std::min<int64_t>(kArgmaxMaxSlices, (N + 4095) / 4096))); }
+
 }  // namespace
 
-size_t argmax_scratch_bytes(int64_t R, int64_t N) {
-  const int slices = int(std::min<int64_t>(kArgmaxMaxSlices, (N + 4095) / 4096));
-  return size_t(R) * size_t(std::max(slices, 1)) * sizeof(Best);
-}
+size_t argmax_scratch_bytes(int64_t R, int64_t N) { return size_t(R) * size_t(argmax_slices(N)) * sizeof(Best); }
 
 void launch_argmax_rows(int32_t* out, void* scratch, const float* x, int64_t R, int64_t N, cudaStream_t s) {
   if (R <= 0) return;
-  const int slices = std::max(1, int(std::min<int64_t>(kArgmaxMaxSlices, (N + 4095) / 4096)));
+  const int slices = argmax_slices(N);
   Best* partial = static_cast<Best*>(scratch);
   launch_pdl(argmax_slices_k, dim3(unsigned(slices), unsigned(R)), dim3(kThreads), s, partial, x, N, slices);
   launch_pdl(argmax_merge_k, dim3(unsigned(R)), dim3(kThreads), s, out, static_cast<const Best*>(partial), x, N,

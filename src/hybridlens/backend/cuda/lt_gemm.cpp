@@ -94,16 +94,14 @@ bool LtGemm::matmul(float* out, const void* xb, const void* w, const float* bias
     }
   }
   const int64_t T = sh.T, K = sh.K, N = sh.N, ldo = sh.ldo;
-  // batched calls are told apart from single ones by their (negative) block count in the key's ldo place
-  const Key key{T, K, N, sh.batches > 1 ? -sh.batches : ldo, bias != nullptr, alignment_of(out), alignment_of(xb),
-                alignment_of(w), bias ? alignment_of(bias) : 0};
+  const int al_out = alignment_of(out), al_x = alignment_of(xb), al_w = alignment_of(w);
+  const Key key{T, K, N, ldo, sh.batches, bias != nullptr, al_out, al_x, al_w, bias ? alignment_of(bias) : 0};
   auto it = algos_.find(key);
   if (it == algos_.end()) {
     cublasLtMatmulPreference_t pref = nullptr;
     check_lt(cublasLtMatmulPreferenceCreate(&pref), what);
     const uint64_t ws = kWorkspaceBytes;
-    const uint32_t al_c = uint32_t(std::get<5>(key)), al_b = uint32_t(std::get<6>(key)),
-                   al_a = uint32_t(std::get<7>(key));
+    const uint32_t al_c = uint32_t(al_out), al_b = uint32_t(al_x), al_a = uint32_t(al_w);
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a));
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b));

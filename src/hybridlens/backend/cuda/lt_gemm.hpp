@@ -38,8 +38,9 @@ class LtGemm {
   };
   bool matmul(float* out, const void* xb, const void* w, const float* bias, const Shape& s);
 
-  // shape, ldo, bias or not, and the alignments of out, xb, w, bias (an algorithm depends on all of them)
-  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int, int, int, int>;
+  // shape, ldo, batch count (1: a single product), bias or not, and the alignments of out, xb, w, bias (an
+  // algorithm depends on all of them)
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, int, int, int, int>;
   struct Choice {
     bool found = false;
     cublasLtMatmulAlgo_t algo{};
