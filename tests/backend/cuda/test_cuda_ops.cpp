@@ -626,7 +626,9 @@ TEST(CudaOps, SelectiveScan) {
         Tensor D = test::random_weight(dt, {Din}, rng, 0.5f, 1.5f);
         Tensor cs = test::random_f32({Din, N}, rng);
         Tensor gs = on_device(*be, cs);
-        for (int64_t T : {300, 1, 7}) {
+        // 300 and 1,100 steps take the staged kernel (32-step tiles, the last one partial), 1 and 7 the
+        // per-step one; the state carries from call to call
+        for (int64_t T : {300, 1, 7, 1100}) {
           Tensor x = test::random_f32({T, Din}, rng, -2, 2);
           Tensor delta = test::random_f32({T, Din}, rng, 0.001f, 0.2f);
           Tensor B = test::random_f32({T, N}, rng), C = test::random_f32({T, N}, rng);

@@ -1,6 +1,8 @@
 // Sequence kernels: causal depthwise conv1d with its carried state, the RG-LRU scan (one thread per
 // channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (16 lanes
-// per channel sharing the state dimension).
+// per channel sharing the state dimension; for prefill, inputs staged in shared memory a tile of steps at a time).
+#include <cuda_pipeline.h>
+
 #include "hybridlens/backend/cuda/device_math.cuh"
 #include "hybridlens/backend/cuda/lru_math.cuh"
 #include "hybridlens/backend/cuda/pdl.cuh"
@@ -252,6 +254,96 @@ __global__ void selective_scan_k(float* y, const float* x, const float* delta, c
   }
 }
 
+constexpr int kScanGroups = 8;  // channels a block takes (kScanGroups x kLanes threads)
+constexpr int kScanTile = 32;   // steps whose inputs selective_scan_staged_k holds in shared memory at once
+
+// Many steps (prefill): each block stages the next kScanTile steps of its channels' x and delta and of B and C
+// in shared memory (asynchronous copies, two buffers) while it walks the current ones, so that a step no longer
+// waits for its own loads (selective_scan_k's 2,048-step calls were chains of 2,048 memory latencies). The
+// arithmetic and its order are selective_scan_k's line for line. Few steps (decode) stay with selective_scan_k:
+// the staging's barriers cost a one-step call more than its loads.
+__global__ void __launch_bounds__(kScanGroups * kLanes)
+    selective_scan_staged_k(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
+                            const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T, int64_t Din, int64_t N) {
+  pdl_trigger();
+  pdl_wait();
+  const int k = int(threadIdx.x) / kLanes, lane = int(threadIdx.x) % kLanes;
+  const int64_t d0 = int64_t(blockIdx.x) * kScanGroups, g = d0 + k;
+  const bool active = g < Din;  // inactive groups still take part in the shuffles
+  const int64_t d = active ? g : 0;
+  // per buffer: x [tile][groups], delta [tile][groups], B [tile][N], C [tile][N]
+  extern __shared__ float staged[];
+  const int64_t per_buffer = kScanTile * (2 * kScanGroups + 2 * N);
+  const auto stage = [&](int64_t tile, int buf) {
+    float* xs = staged + buf * per_buffer;
+    float* ds = xs + kScanTile * kScanGroups;
+    float* bs = ds + kScanTile * kScanGroups;
+    float* cs = bs + kScanTile * N;
+    const int64_t t0 = tile * kScanTile;
+    for (int64_t e = threadIdx.x; e < kScanTile * kScanGroups; e += blockDim.x) {
+      const int64_t t = t0 + e / kScanGroups, c = d0 + e % kScanGroups;
+      if (t < T && c < Din) {
+        __pipeline_memcpy_async(xs + e, x + t * Din + c, sizeof(float));
+        __pipeline_memcpy_async(ds + e, delta + t * Din + c, sizeof(float));
+      }
+    }
+    for (int64_t e = threadIdx.x; e < kScanTile * N; e += blockDim.x) {
+      if (t0 + e / N < T) {
+        __pipeline_memcpy_async(bs + e, B + t0 * N + e, sizeof(float));
+        __pipeline_memcpy_async(cs + e, Cm + t0 * N + e, sizeof(float));
+      }
+    }
+    __pipeline_commit();
+  };
+  float a[kMaxPerLane], h[kMaxPerLane];
+#pragma unroll
+  for (int r = 0; r < kMaxPerLane; ++r) {
+    const int64_t n = lane + int64_t(r) * kLanes;
+    const bool on = active && n < N;
+    a[r] = on ? -expf(ldw(A_log, adt, d * N + n)) : 0.0f;
+    h[r] = on ? state[d * N + n] : 0.0f;
+  }
+  const float dv = active ? ldw(Dv, ddt, d) : 0.0f;
+  const int64_t tiles = (T + kScanTile - 1) / kScanTile;
+  stage(0, 0);
+  for (int64_t i = 0; i < tiles; ++i) {
+    if (i + 1 < tiles) {
+      stage(i + 1, int((i + 1) & 1));
+      __pipeline_wait_prior(1);
+    } else {
+      __pipeline_wait_prior(0);
+    }
+    __syncthreads();
+    const float* xs = staged + (i & 1) * per_buffer;
+    const float* ds = xs + kScanTile * kScanGroups;
+    const float* bs = ds + kScanTile * kScanGroups;
+    const float* cs = bs + kScanTile * N;
+    const int64_t steps = min(int64_t(kScanTile), T - i * kScanTile);
+    for (int64_t j = 0; j < steps; ++j) {
+      const int64_t t = i * kScanTile + j;
+      const float xt = active ? xs[j * kScanGroups + k] : 0.0f;
+      const float dt = active ? ds[j * kScanGroups + k] : 0.0f;
+      float acc = 0.0f;
+#pragma unroll
+      for (int r = 0; r < kMaxPerLane; ++r) {
+        const int64_t n = lane + int64_t(r) * kLanes;
+        if (n < N) {
+          h[r] = expf(dt * a[r]) * h[r] + (dt * bs[j * N + n]) * xt;
+          acc += h[r] * cs[j * N + n];
+        }
+      }
+      for (int o = kLanes / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o, kLanes);
+      if (active && lane == 0) y[t * Din + d] = acc + dv * xt;
+    }
+    __syncthreads();  // every group is done with this buffer before it is staged again
+  }
+#pragma unroll
+  for (int r = 0; r < kMaxPerLane; ++r) {
+    const int64_t n = lane + int64_t(r) * kLanes;
+    if (active && n < N) state[d * N + n] = h[r];
+  }
+}
+
 }  // namespace
 
 void launch_conv1d(float* out, const float* x, const void* w, WDt dt, const void* bias, WDt bdt, float* state,
@@ -294,9 +386,15 @@ bool launch_selective_scan(float* y, const float* x, const float* delta, const v
                            cudaStream_t s) {
   if (N > int64_t(kLanes) * kMaxPerLane) return false;
   if (T <= 0 || Din <= 0) return true;
-  const int threads = 128;
-  launch_pdl(selective_scan_k, blocks_for(Din * kLanes, threads), threads, s, y, x, delta, A_log, adt, B, C, D, ddt,
-             state, T, Din, N);
+  if (T < kScanTile) {
+    const int threads = kScanGroups * kLanes;
+    launch_pdl(selective_scan_k, blocks_for(Din * kLanes, threads), threads, s, y, x, delta, A_log, adt, B, C, D, ddt,
+               state, T, Din, N);
+    return true;
+  }
+  const size_t shared = 2 * size_t(kScanTile) * size_t(2 * kScanGroups + 2 * N) * sizeof(float);
+  launch_pdl_shared(selective_scan_staged_k, blocks_for(Din, kScanGroups), kScanGroups * kLanes, shared, s, y, x, delta,
+                    A_log, adt, B, C, D, ddt, state, T, Din, N);
   return true;
 }
 
