@@ -648,6 +648,30 @@ TEST(CudaOps, SelectiveScan) {
       }
 }
 
+// One 70-step call takes the staged kernel, calls of 31, 31 and 8 steps the per-step one (both kernels take each
+// step through scan_step): outputs and final state agree bit for bit.
+TEST(CudaOps, SelectiveScanStagedEqualsPerStep) {
+  HL_CUDA_BACKEND_OR_SKIP(be, false);
+  std::mt19937 rng(13);
+  const int64_t T = 70, Din = 37, N = 16;
+  Tensor A_log = on_device(*be, test::random_weight(DType::BF16, {Din, N}, rng, 0.0f, 2.8f));
+  Tensor D = on_device(*be, test::random_weight(DType::BF16, {Din}, rng, 0.5f, 1.5f));
+  Tensor x = on_device(*be, test::random_f32({T, Din}, rng, -2, 2));
+  Tensor delta = on_device(*be, test::random_f32({T, Din}, rng, 0.001f, 0.2f));
+  Tensor B = on_device(*be, test::random_f32({T, N}, rng)), C = on_device(*be, test::random_f32({T, N}, rng));
+  Tensor state0 = test::random_f32({Din, N}, rng);
+  Tensor whole = be->zeros(DType::F32, {T, Din}), whole_state = on_device(*be, state0);
+  be->selective_scan(whole, x, delta, A_log, B, C, D, whole_state);
+  Tensor split = be->zeros(DType::F32, {T, Din}), split_state = on_device(*be, state0);
+  for (auto [t0, t1] : {std::pair<int64_t, int64_t>{0, 31}, {31, 62}, {62, 70}}) {
+    Tensor part = split.rows(t0, t1);
+    be->selective_scan(part, x.rows(t0, t1), delta.rows(t0, t1), A_log, B.rows(t0, t1), C.rows(t0, t1), D,
+                       split_state);
+  }
+  EXPECT_TRUE(test::bitwise_equal(on_host(*be, split), on_host(*be, whole), "selective_scan outputs"));
+  EXPECT_TRUE(test::bitwise_equal(on_host(*be, split_state), on_host(*be, whole_state), "selective_scan state"));
+}
+
 // 77 rows (uploaded) and 3 (passed in the kernel's arguments: a decode step's MoE routing), with repeats.
 TEST(CudaOps, GatherAndScatterRows) {
   HL_CUDA_BACKEND_OR_SKIP(be, false);

@@ -214,6 +214,52 @@ __global__ void rglru_fix_k(float* out, const float* enter, const float* gap, co
 constexpr int kLanes = 16;  // lanes per channel
 constexpr int kMaxPerLane = 4;  // N <= 64
 
+// One channel of the selective scan: each of its kLanes lanes holds the state entries n = lane, lane + kLanes, ...
+struct ScanChannel {
+  float a[kMaxPerLane], h[kMaxPerLane];
+  float dv;
+};
+
+// Inactive channels (past Din) hold zeros: they still take part in the shuffles.
+__device__ __forceinline__ ScanChannel scan_channel(const void* A_log, WDt adt, const void* Dv, WDt ddt,
+                                                    const float* state, int64_t d, int64_t N, int lane, bool active) {
+  ScanChannel ch;
+#pragma unroll
+  for (int r = 0; r < kMaxPerLane; ++r) {
+    const int64_t n = lane + int64_t(r) * kLanes;
+    const bool on = active && n < N;
+    ch.a[r] = on ? -expf(ldw(A_log, adt, d * N + n)) : 0.0f;
+    ch.h[r] = on ? state[d * N + n] : 0.0f;
+  }
+  ch.dv = active ? ldw(Dv, ddt, d) : 0.0f;
+  return ch;
+}
+
+// One step: h = exp(dt a) h + dt B x, and the channel's output C . h + D x (the same on every lane).
+__device__ __forceinline__ float scan_step(ScanChannel& ch, float xt, float dt, const float* Bt, const float* Ct,
+                                           int64_t N, int lane) {
+  float acc = 0.0f;
+#pragma unroll
+  for (int r = 0; r < kMaxPerLane; ++r) {
+    const int64_t n = lane + int64_t(r) * kLanes;
+    if (n < N) {
+      ch.h[r] = expf(dt * ch.a[r]) * ch.h[r] + (dt * Bt[n]) * xt;
+      acc += ch.h[r] * Ct[n];
+    }
+  }
+  for (int o = kLanes / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o, kLanes);
+  return acc + ch.dv * xt;
+}
+
+__device__ __forceinline__ void store_scan_state(const ScanChannel& ch, float* state, int64_t d, int64_t N, int lane,
+                                                 bool active) {
+#pragma unroll
+  for (int r = 0; r < kMaxPerLane; ++r) {
+    const int64_t n = lane + int64_t(r) * kLanes;
+    if (active && n < N) state[d * N + n] = ch.h[r];
+  }
+}
+
 __global__ void selective_scan_k(float* y, const float* x, const float* delta, const void* A_log, WDt adt,
                                  const float* B, const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T,
                                  int64_t Din, int64_t N) {
@@ -221,37 +267,16 @@ __global__ void selective_scan_k(float* y, const float* x, const float* delta, c
   pdl_wait();
   const int64_t g = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kLanes;
   const int lane = threadIdx.x % kLanes;
-  const bool active = g < Din;  // inactive groups still take part in the shuffles
+  const bool active = g < Din;
   const int64_t d = active ? g : 0;
-  float a[kMaxPerLane], h[kMaxPerLane];
-#pragma unroll
-  for (int r = 0; r < kMaxPerLane; ++r) {
-    const int64_t n = lane + int64_t(r) * kLanes;
-    const bool on = active && n < N;
-    a[r] = on ? -expf(ldw(A_log, adt, d * N + n)) : 0.0f;
-    h[r] = on ? state[d * N + n] : 0.0f;
-  }
-  const float dv = active ? ldw(Dv, ddt, d) : 0.0f;
+  ScanChannel ch = scan_channel(A_log, adt, Dv, ddt, state, d, N, lane, active);
   for (int64_t t = 0; t < T; ++t) {
     const float xt = active ? x[t * Din + d] : 0.0f;
     const float dt = active ? delta[t * Din + d] : 0.0f;
-    float acc = 0.0f;
-#pragma unroll
-    for (int r = 0; r < kMaxPerLane; ++r) {
-      const int64_t n = lane + int64_t(r) * kLanes;
-      if (n < N) {
-        h[r] = expf(dt * a[r]) * h[r] + (dt * B[t * N + n]) * xt;
-        acc += h[r] * Cm[t * N + n];
-      }
-    }
-    for (int o = kLanes / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o, kLanes);
-    if (active && lane == 0) y[t * Din + d] = acc + dv * xt;
+    const float yt = scan_step(ch, xt, dt, B + t * N, Cm + t * N, N, lane);
+    if (active && lane == 0) y[t * Din + d] = yt;
   }
-#pragma unroll
-  for (int r = 0; r < kMaxPerLane; ++r) {
-    const int64_t n = lane + int64_t(r) * kLanes;
-    if (active && n < N) state[d * N + n] = h[r];
-  }
+  store_scan_state(ch, state, d, N, lane, active);
 }
 
 constexpr int kScanGroups = 8;  // channels a block takes (kScanGroups x kLanes threads)
@@ -259,9 +284,9 @@ constexpr int kScanTile = 32;   // steps whose inputs selective_scan_staged_k ho
 
 // Many steps (prefill): each block stages the next kScanTile steps of its channels' x and delta and of B and C
 // in shared memory (asynchronous copies, two buffers) while it walks the current ones, so that a step no longer
-// waits for its own loads (selective_scan_k's 2,048-step calls were chains of 2,048 memory latencies). The
-// arithmetic and its order are selective_scan_k's line for line. Few steps (decode) stay with selective_scan_k:
-// the staging's barriers cost a one-step call more than its loads.
+// waits for its own loads (selective_scan_k's 2,048-step calls were chains of 2,048 memory latencies). Both
+// kernels take each step through scan_step, so their results agree bit for bit. Few steps (decode) stay with
+// selective_scan_k: the staging's barriers cost a one-step call more than its loads.
 __global__ void __launch_bounds__(kScanGroups * kLanes)
     selective_scan_staged_k(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
                             const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T, int64_t Din, int64_t N) {
@@ -295,15 +320,7 @@ __global__ void __launch_bounds__(kScanGroups * kLanes)
     }
     __pipeline_commit();
   };
-  float a[kMaxPerLane], h[kMaxPerLane];
-#pragma unroll
-  for (int r = 0; r < kMaxPerLane; ++r) {
-    const int64_t n = lane + int64_t(r) * kLanes;
-    const bool on = active && n < N;
-    a[r] = on ? -expf(ldw(A_log, adt, d * N + n)) : 0.0f;
-    h[r] = on ? state[d * N + n] : 0.0f;
-  }
-  const float dv = active ? ldw(Dv, ddt, d) : 0.0f;
+  ScanChannel ch = scan_channel(A_log, adt, Dv, ddt, state, d, N, lane, active);
   const int64_t tiles = (T + kScanTile - 1) / kScanTile;
   stage(0, 0);
   for (int64_t i = 0; i < tiles; ++i) {
@@ -323,25 +340,12 @@ __global__ void __launch_bounds__(kScanGroups * kLanes)
       const int64_t t = i * kScanTile + j;
       const float xt = active ? xs[j * kScanGroups + k] : 0.0f;
       const float dt = active ? ds[j * kScanGroups + k] : 0.0f;
-      float acc = 0.0f;
-#pragma unroll
-      for (int r = 0; r < kMaxPerLane; ++r) {
-        const int64_t n = lane + int64_t(r) * kLanes;
-        if (n < N) {
-          h[r] = expf(dt * a[r]) * h[r] + (dt * bs[j * N + n]) * xt;
-          acc += h[r] * cs[j * N + n];
-        }
-      }
-      for (int o = kLanes / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o, kLanes);
-      if (active && lane == 0) y[t * Din + d] = acc + dv * xt;
+      const float yt = scan_step(ch, xt, dt, bs + j * N, cs + j * N, N, lane);
+      if (active && lane == 0) y[t * Din + d] = yt;
     }
     __syncthreads();  // every group is done with this buffer before it is staged again
   }
-#pragma unroll
-  for (int r = 0; r < kMaxPerLane; ++r) {
-    const int64_t n = lane + int64_t(r) * kLanes;
-    if (active && n < N) state[d * N + n] = h[r];
-  }
+  store_scan_state(ch, state, d, N, lane, active);
 }
 
 }  // namespace
