@@ -42,8 +42,9 @@ __global__ void conv1d_k(float* out, const float* x, const void* w, WDt dt, cons
 }
 
 // Many steps (prefill), kernel widths up to kConvMaxWidth: a thread walks kConvSteps steps of one channel
-// with the weights and the last width inputs in registers, so each input is loaded once and no thread
-// divides an index (conv1d_k's grid-stride loop did both per output). Same arithmetic as conv_at.
+// with the weights and the last width inputs in registers, so each input is loaded once (all of them before the
+// walk) and no thread divides an index (conv1d_k's grid-stride loop did both per output). Same arithmetic as
+// conv_at.
 constexpr int kConvMaxWidth = 8;
 constexpr int kConvSteps = 16;
 
@@ -64,11 +65,18 @@ __global__ void conv1d_steps_k(float* __restrict__ out, const float* __restrict_
     win[j] = j >= hist ? 0.0f : (src >= 0 ? x[src * C + c] : state[(hist + src) * C + c]);
   }
   const float b = bias ? ldw(bias, bdt, c) : 0.0f;
-  const int64_t t1 = min(T, t0 + kConvSteps);
-  for (int64_t t = t0; t < t1; ++t) {
+  const int n = int(min(int64_t(kConvSteps), T - t0));
+  float xs[kConvSteps];  // every step's input requested before the first is used
+#pragma unroll
+  for (int s = 0; s < kConvSteps; ++s)
+    if (s < n) xs[s] = x[(t0 + s) * C + c];
+#pragma unroll
+  for (int s = 0; s < kConvSteps; ++s) {
+    if (s >= n) break;
+    const int64_t t = t0 + s;
 #pragma unroll
     for (int j = 0; j < kConvMaxWidth; ++j)
-      if (j == hist) win[j] = x[t * C + c];
+      if (j == hist) win[j] = xs[s];
     float acc = 0.0f;
 #pragma unroll
     for (int j = 0; j < kConvMaxWidth; ++j)
@@ -131,12 +139,19 @@ __global__ void rglru_k(float* out, const float* x, const float* gxp, const floa
 // Pass 1, per (chunk, channel): the chunk's scan from a zero state into out, and the product of its decays.
 // Pass 2, per channel: the state entering each chunk, chunk after chunk.
 // Pass 3, per (chunk, channel): out[t] += (product of the chunk's decays up to t) x the entering state.
-// Passes 1 and 3 wait for a load at every step of their chunk: short chunks make that chain short and give
-// many threads (2,048 steps of the 2B width: 128 chunks, 327,680 threads); 16 against 64 took 1.6 ms off a
-// 4,096-token 2B prefill (docs/performance.md).
+// Short chunks give many threads (2,048 steps of the 2B width: 128 chunks, 327,680 threads); 16 against 64 took
+// 1.6 ms off a 4,096-token 2B prefill (docs/performance.md). Passes 1 and 3 load their chunk's inputs before
+// walking it.
 constexpr int64_t kLruChunk = 16;
 
 __host__ __device__ __forceinline__ int64_t lru_chunks(int64_t T) { return (T + kLruChunk - 1) / kLruChunk; }
+
+// A chunk's inputs for one channel, loaded before the walk uses any of them: its loads do not wait for each other
+// (the walk's stores to out could alias them, so the compiler would not move a later step's loads above them).
+struct LruChunkInputs {
+  float x[kLruChunk], gx[kLruChunk], ga[kLruChunk];
+  bool reset[kLruChunk];
+};
 
 __global__ void rglru_local_k(float* out, float* decay, const float* x, const float* gxp, const float* gap,
                               const void* rp, WDt dt, const int64_t* positions, int64_t pos0, int64_t T, int64_t C) {
@@ -145,15 +160,28 @@ __global__ void rglru_local_k(float* out, float* decay, const float* x, const fl
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
-  const int64_t k = i / C, c = i % C;
+  const int64_t k = i / C, c = i % C, t0 = k * kLruChunk;
+  const int n = int(min(kLruChunk, T - t0));
   const float sp = softplus_f(ldw(rp, dt, c));
+  LruChunkInputs in;
+#pragma unroll
+  for (int j = 0; j < kLruChunk; ++j)
+    if (j < n) {
+      const int64_t e = (t0 + j) * C + c;
+      in.x[j] = x[e];
+      in.gx[j] = gxp[e];
+      in.ga[j] = gap[e];
+      in.reset[j] = lru_reset(positions, pos0, t0 + j);
+    }
   float h = 0.0f, prod = 1.0f;
-  for (int64_t t = k * kLruChunk; t < min(T, (k + 1) * kLruChunk); ++t) {
-    const LruStep s = lru_step(x, gxp, gap, sp, positions, pos0, t, t * C + c);
-    h = s.a * h + s.b;
-    prod *= s.a;
-    out[t * C + c] = h;
-  }
+#pragma unroll
+  for (int j = 0; j < kLruChunk; ++j)
+    if (j < n) {
+      const LruStep s = lru_coeffs(in.x[j], in.gx[j], in.ga[j], sp, in.reset[j]);
+      h = s.a * h + s.b;
+      prod *= s.a;
+      out[(t0 + j) * C + c] = h;
+    }
   decay[i] = prod;
 }
 
@@ -198,17 +226,29 @@ __global__ void rglru_fix_k(float* out, const float* enter, const float* gap, co
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t chunks = lru_chunks(T);
   if (i >= chunks * C) return;
-  const int64_t k = i / C, c = i % C;
+  const int64_t k = i / C, c = i % C, t0 = k * kLruChunk;
   const float h0 = enter[i];
   if (h0 == 0.0f) return;
+  const int n = int(min(kLruChunk, T - t0));
   const float sp = softplus_f(ldw(rp, dt, c));
+  float ga[kLruChunk], o[kLruChunk];  // loaded before any store, as in rglru_local_k
+  bool reset[kLruChunk];
+#pragma unroll
+  for (int j = 0; j < kLruChunk; ++j)
+    if (j < n) {
+      ga[j] = gap[(t0 + j) * C + c];
+      o[j] = out[(t0 + j) * C + c];
+      reset[j] = lru_reset(positions, pos0, t0 + j);
+    }
   float prod = 1.0f;
-  for (int64_t t = k * kLruChunk; t < min(T, (k + 1) * kLruChunk); ++t) {
-    // from a reset on, the chunk's scan no longer depends on the entering state
-    if (lru_reset(positions, pos0, t)) return;
-    prod *= expf(lru_log_decay(gap[t * C + c], sp));
-    out[t * C + c] += prod * h0;
-  }
+#pragma unroll
+  for (int j = 0; j < kLruChunk; ++j)
+    if (j < n) {
+      // from a reset on, the chunk's scan no longer depends on the entering state
+      if (reset[j]) return;
+      prod *= expf(lru_log_decay(ga[j], sp));
+      out[(t0 + j) * C + c] = o[j] + prod * h0;
+    }
 }
 
 constexpr int kLanes = 16;  // lanes per channel
