@@ -12,6 +12,7 @@
 //   selective_scan: 1e-5 (|want| + 1) sqrt(N), scatter_add_rows: 4u (|y| + sum |w src|)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -672,18 +673,26 @@ TEST(CudaOps, SelectiveScanStagedEqualsPerStep) {
   EXPECT_TRUE(test::bitwise_equal(on_host(*be, split_state), on_host(*be, whole_state), "selective_scan state"));
 }
 
-// 77 rows (uploaded) and 3 (passed in the kernel's arguments: a decode step's MoE routing), with repeats.
+// 77 and 40 rows (uploaded), 3 and 5 (passed in the kernel's arguments: a decode step's MoE routing); 77 and 3
+// with a repeated row (one thread per column walks them), 40 and 5 distinct and out of order (all at once).
 TEST(CudaOps, GatherAndScatterRows) {
   HL_CUDA_BACKEND_OR_SKIP(be, false);
   auto cpu = make_cpu_backend();
   std::mt19937 rng(12);
   const int64_t R = 50, W = 1000;
   Tensor x = test::random_f32({R, W}, rng);
-  for (int64_t n : {77, 3}) {
+  for (int64_t n : {77, 3, 40, 5}) {
     std::vector<int32_t> rows;
     std::vector<float> weights;
+    const bool distinct = n == 40 || n == 5;
+    std::vector<int32_t> order(R);
+    for (int64_t r = 0; r < R; ++r) order[size_t(r)] = int32_t(r);
+    std::shuffle(order.begin(), order.end(), rng);
     for (int64_t i = 0; i < n; ++i) {
-      rows.push_back(i == 2 ? rows[0] : int32_t(rng() % R));  // row 2 repeats row 0
+      if (distinct)
+        rows.push_back(order[size_t(i)]);
+      else
+        rows.push_back(i == 2 ? rows[0] : int32_t(rng() % R));  // row 2 repeats row 0
       weights.push_back(float(rng() % 1000) / 1000.0f);
     }
     const std::string name = " (" + std::to_string(n) + " rows)";

@@ -4,6 +4,7 @@
 #include "hybridlens/backend/cuda/cuda_backend.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -360,6 +361,18 @@ void CudaBackend::gather_rows(Tensor& out, const Tensor& x, const std::vector<in
   check_launch(op);
 }
 
+namespace {
+
+// Whether no row repeats (an MoE layer's rows for one expert are ascending, so this is usually one pass).
+bool distinct_rows(const std::vector<int32_t>& rows) {
+  if (std::adjacent_find(rows.begin(), rows.end(), std::greater_equal<int32_t>()) == rows.end()) return true;
+  std::vector<int32_t> sorted = rows;
+  std::sort(sorted.begin(), sorted.end());
+  return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+}
+
+}  // namespace
+
 void CudaBackend::scatter_add_rows(Tensor& y, const Tensor& src, const std::vector<int32_t>& rows,
                                    const std::vector<float>& weights) {
   const char* op = "scatter_add_rows";
@@ -377,7 +390,8 @@ void CudaBackend::scatter_add_rows(Tensor& y, const Tensor& src, const std::vect
     list.rows = drows.data<int32_t>();
     list.weights = dw.data<float>();
   }
-  launch_scatter_add_rows(y.data<float>(), src.data<float>(), list, int64_t(rows.size()), y.dim(1), nullptr);
+  launch_scatter_add_rows(y.data<float>(), src.data<float>(), list, int64_t(rows.size()), y.dim(1), distinct_rows(rows),
+                          nullptr);
   check_launch(op);
 }
 

@@ -44,7 +44,9 @@ struct RowList {
   float few_weights[kFewRows];
 };
 void launch_gather_rows(float* out, const float* x, const RowList& rows, int64_t R, int64_t W, cudaStream_t s);
-void launch_scatter_add_rows(float* y, const float* src, const RowList& rows, int64_t R, int64_t W, cudaStream_t s);
+// y[rows[i]] += weights[i] * src[i] in list order; distinct: no row repeats (then all rows at once).
+void launch_scatter_add_rows(float* y, const float* src, const RowList& rows, int64_t R, int64_t W, bool distinct,
+                             cudaStream_t s);
 // dst[i] = src[i] converted to bf16 (round to nearest even), or to f32 from any weight dtype.
 void launch_to_bf16(uint16_t* dst, const float* src, int64_t n, cudaStream_t s);
 // dst[i] = core/uniform_fill.hpp's value i of `stream`, rounded to dt as the host rounds it
