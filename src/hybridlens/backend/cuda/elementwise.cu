@@ -164,14 +164,11 @@ __device__ __forceinline__ float weight_at(const RowList& l, int64_t i) {
   return l.weights ? l.weights[i] : l.few_weights[i];
 }
 
-// Row i of the list on blockIdx.y (and its strides), columns across the x blocks.
 __global__ void gather_k(float* out, const float* x, RowList rows, int64_t R, int64_t W) {
   pdl_trigger();
   pdl_wait();
-  for (int64_t i = blockIdx.y; i < R; i += gridDim.y) {
-    const float* from = x + int64_t(row_at(rows, i)) * W;
-    for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < W; c += int64_t(gridDim.x) * blockDim.x)
-      out[i * W + c] = from[c];
+  HL_GRID_STRIDE(i, R * W) {
+    out[i] = x[int64_t(row_at(rows, i / W)) * W + i % W];
   }
 }
 
@@ -187,7 +184,8 @@ __global__ void scatter_add_k(float* y, const float* src, RowList rows, int64_t 
 
 // Distinct rows (an MoE layer's batch for one expert): each element of y takes one addition, the same one
 // scatter_add_k makes, so every row and column runs at once (scatter_add_k's walk of a 256-row prefill batch
-// was a chain of 256 memory latencies on 16 blocks). Rows as gather_k lays them out.
+// was a chain of 256 memory latencies on 16 blocks). Row i on blockIdx.y (and its strides), columns across the
+// x blocks.
 __global__ void scatter_add_distinct_k(float* y, const float* src, RowList rows, int64_t R, int64_t W) {
   pdl_trigger();
   pdl_wait();
@@ -288,9 +286,12 @@ bool bf16x4_ok(int64_t n, const uint16_t* dst, const float* src) {
   return n % 4 == 0 && reinterpret_cast<uintptr_t>(src) % 16 == 0 && reinterpret_cast<uintptr_t>(dst) % 8 == 0;
 }
 
-// Blocks for the row kernels: columns across x (at most 64 blocks), rows on y (at most 65,535).
+// Blocks for scatter_add_distinct_k: columns across x, rows on y, about as many blocks in all as stride_blocks
+// gives (a block walks several rows rather than paying the per-block costs again).
 dim3 row_grid(int64_t R, int64_t W) {
-  return dim3(unsigned(std::min<int64_t>(64, (W + kThreads - 1) / kThreads)), unsigned(std::min<int64_t>(R, 65535)));
+  const int64_t x = std::min<int64_t>(stride_blocks(W, kThreads), (W + kThreads - 1) / kThreads);
+  const int64_t y = std::clamp<int64_t>(int64_t(stride_blocks(R * W, kThreads)) / x, 1, std::min<int64_t>(R, 65535));
+  return dim3(unsigned(x), unsigned(y));
 }
 
 }  // namespace
@@ -324,7 +325,7 @@ void launch_rotary(float* x0, float* x1, int64_t T, int heads0, int heads1, int 
                         x0, x1, T, heads0, heads1, head_dim, half, inv_freq, first_pos);
 }
 void launch_gather_rows(float* out, const float* x, const RowList& rows, int64_t R, int64_t W, cudaStream_t s) {
-  if (R > 0 && W > 0) launch_pdl(gather_k, row_grid(R, W), kThreads, s, out, x, rows, R, W);
+  if (R * W > 0) launch_pdl(gather_k, stride_blocks(R * W, kThreads), kThreads, s, out, x, rows, R, W);
 }
 void launch_scatter_add_rows(float* y, const float* src, const RowList& rows, int64_t R, int64_t W, bool distinct,
                              cudaStream_t s) {
