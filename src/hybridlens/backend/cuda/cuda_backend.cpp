@@ -4,11 +4,11 @@
 #include "hybridlens/backend/cuda/cuda_backend.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "hybridlens/backend/cuda/checks.hpp"
