@@ -289,7 +289,7 @@ bool bf16x4_ok(int64_t n, const uint16_t* dst, const float* src) {
 // Blocks for scatter_add_distinct_k: columns across x, rows on y, about as many blocks in all as stride_blocks
 // gives (a block walks several rows rather than paying the per-block costs again).
 dim3 row_grid(int64_t R, int64_t W) {
-  const int64_t x = std::min<int64_t>(stride_blocks(W, kThreads), (W + kThreads - 1) / kThreads);
+  const int64_t x = stride_blocks(W, kThreads);
   const int64_t y = std::clamp<int64_t>(int64_t(stride_blocks(R * W, kThreads)) / x, 1, std::min<int64_t>(R, 65535));
   return dim3(unsigned(x), unsigned(y));
 }
