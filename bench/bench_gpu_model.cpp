@@ -1,10 +1,11 @@
-// The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens, decode ms/token after a
-// 4096-token prefill (the logits brought to the host; and the greedy step, the token chosen on the GPU), and one
-// NIAH-sized cell (4096-token prompt, 40 greedy tokens), each plain (Arg 0), with entropy recording (1) and
-// with entropy top-2 selection in prefill and generation (2); and one decode step of 8 forked states as one
-// batch (plain and with entropy recording). Skipped without a CUDA device. Same checkpoint as bench_model.cpp
-// (HL_BENCH_MODEL_DIR, written on first use), or a random model made on the GPU without a file:
-// HL_BENCH_MODEL_DIR=random:recurrent_gemma:9b, random:jamba:jamba-mini-1.6 (the other shapes of issue 7).
+// The RecurrentGemma-2B shape on the GPU (--device cuda): prefill of 4096 tokens (one prompt again and again, and
+// a new prompt each time), decode ms/token after a 4096-token prefill (the logits brought to the host; and the
+// greedy step, the token chosen on the GPU), and one NIAH-sized cell (4096-token prompt, 40 greedy tokens), each
+// plain (Arg 0), with entropy recording (1) and with entropy top-2 selection in prefill and generation (2); and
+// one decode step of 8 forked states as one batch (plain and with entropy recording). Skipped without a CUDA
+// device. Same checkpoint as bench_model.cpp (HL_BENCH_MODEL_DIR, written on first use), or a random model made
+// on the GPU without a file: HL_BENCH_MODEL_DIR=random:recurrent_gemma:9b, random:jamba:jamba-mini-1.6 (the
+// other shapes of issue 7).
 //
 //   build-cuda/hl_bench --benchmark_filter=Gpu2b
 #include <benchmark/benchmark.h>
@@ -54,9 +55,9 @@ Gpu2b& the2b() {
 }
 
 // BOS, then random ids of the benchmarked model's vocabulary
-std::vector<int32_t> ids(int n) {
+std::vector<int32_t> ids(int n, unsigned seed = 1) {
   const Model& m = *the2b().model;
-  std::mt19937 rng(1);
+  std::mt19937 rng(seed);
   std::vector<int32_t> v{m.info().bos_id};
   while (int(v.size()) < n) v.push_back(int32_t(3 + rng() % unsigned(m.info().vocab - 3)));
   return v;
@@ -87,6 +88,22 @@ void BM_Gpu2b_Prefill4096(benchmark::State& state) {
     auto lens = make_lens(int(state.range(0)), b.model->info());
     DecodeState st = b.model->new_state();
     benchmark::DoNotOptimize(b.model->forward(st, prompt, Phase::Prefill, LogitsWanted::Last, lens.get()));
+  }
+  state.counters["tokens_per_s"] = benchmark::Counter(4096.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The same with a new prompt every iteration, as a sweep's cells bring them: what the model's first sight of a
+// prompt costs (for Jamba, new expert row counts, so new product shapes).
+void BM_Gpu2b_Prefill4096New(benchmark::State& state) {
+  Gpu2b& b = the2b();
+  if (skip(state, b)) return;
+  unsigned seed = 100;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const auto prompt = ids(4096, seed++);
+    state.ResumeTiming();
+    DecodeState st = b.model->new_state();
+    benchmark::DoNotOptimize(b.model->forward(st, prompt, Phase::Prefill, LogitsWanted::Last));
   }
   state.counters["tokens_per_s"] = benchmark::Counter(4096.0, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -165,6 +182,7 @@ void BM_Gpu2b_NiahCell(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Gpu2b_Prefill4096)->Arg(0)->Arg(1)->Arg(2)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gpu2b_Prefill4096New)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_Decode)->Arg(0)->Arg(1)->Arg(2)->Iterations(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_DecodeGreedy)->Arg(0)->Arg(2)->Iterations(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gpu2b_DecodeBatch8)->Arg(0)->Arg(1)->Iterations(16)->Unit(benchmark::kMillisecond)->UseRealTime();
