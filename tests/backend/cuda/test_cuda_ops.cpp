@@ -622,7 +622,8 @@ TEST(CudaOps, SelectiveScan) {
   std::mt19937 rng(11);
   for (DType dt : test::weight_dtypes())
     for (int64_t Din : {17, 64})
-      for (int64_t N : {4, 16, 33}) {
+      // 4 lanes a channel, each holding 1, 2, 4, 8 or 16 state entries (N = 7, 24 and 33 leave some empty)
+      for (int64_t N : {4, 7, 16, 24, 33}) {
         Tensor A_log = test::random_weight(dt, {Din, N}, rng, 0.0f, 2.8f);
         Tensor D = test::random_weight(dt, {Din}, rng, 0.5f, 1.5f);
         Tensor cs = test::random_f32({Din, N}, rng);

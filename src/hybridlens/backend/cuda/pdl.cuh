@@ -58,6 +58,15 @@ template <class... KernelArgs, class... Args>
 void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream_t s, Args... args) {
   launch_pdl_shared(kernel, grid, block, 0, s, args...);
 }
+
+// A normal launch: the kernel's blocks are placed only once its predecessor has finished. For long, latency-bound
+// kernels of less than a wave (the prefill selective scan): launched as a dependent, their blocks took the slots
+// its predecessor's blocks left as they finished, and the scan ran at a third of its speed for its whole length.
+template <class... KernelArgs, class... Args>
+void launch_after_shared(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t shared, cudaStream_t s,
+                         Args... args) {
+  kernel<<<grid, block, shared, s>>>(args...);
+}
 #endif
 
 }  // namespace hl::cuda

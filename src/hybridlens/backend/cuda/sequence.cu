@@ -1,5 +1,5 @@
 // Sequence kernels: causal depthwise conv1d with its carried state, the RG-LRU scan (one thread per
-// channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (16 lanes
+// channel walking time for decode, chunked over time for prefill) and the Mamba selective scan (4 lanes
 // per channel sharing the state dimension; for prefill, inputs staged in shared memory a tile of steps at a time).
 #include <cuda_pipeline.h>
 
@@ -251,22 +251,27 @@ __global__ void rglru_fix_k(float* out, const float* enter, const float* gap, co
     }
 }
 
-constexpr int kLanes = 16;  // lanes per channel
-constexpr int kMaxPerLane = 4;  // N <= 64
+constexpr int kLanes = 4;        // lanes per channel
+constexpr int kMaxPerLane = 16;  // N <= 64
 
-// One channel of the selective scan: each of its kLanes lanes holds the state entries n = lane, lane + kLanes, ...
+// One channel of the selective scan: lane l of its kLanes lanes holds the P state entries n = l P .. l P + P - 1
+// (those past N hold zeros and stay zero). Four lanes of four entries each (N = 16) do per step what sixteen
+// lanes of one did, without repeating the channel's loads, its output sum and its D x on every entry's lane.
+template <int P>
 struct ScanChannel {
-  float a[kMaxPerLane], h[kMaxPerLane];
+  float a[P], h[P];
   float dv;
 };
 
 // Inactive channels (past Din) hold zeros: they still take part in the shuffles.
-__device__ __forceinline__ ScanChannel scan_channel(const void* A_log, WDt adt, const void* Dv, WDt ddt,
-                                                    const float* state, int64_t d, int64_t N, int lane, bool active) {
-  ScanChannel ch;
+template <int P>
+__device__ __forceinline__ ScanChannel<P> scan_channel(const void* A_log, WDt adt, const void* Dv, WDt ddt,
+                                                       const float* state, int64_t d, int64_t N, int lane,
+                                                       bool active) {
+  ScanChannel<P> ch;
 #pragma unroll
-  for (int r = 0; r < kMaxPerLane; ++r) {
-    const int64_t n = lane + int64_t(r) * kLanes;
+  for (int r = 0; r < P; ++r) {
+    const int64_t n = int64_t(lane) * P + r;
     const bool on = active && n < N;
     ch.a[r] = on ? -expf(ldw(A_log, adt, d * N + n)) : 0.0f;
     ch.h[r] = on ? state[d * N + n] : 0.0f;
@@ -275,31 +280,33 @@ __device__ __forceinline__ ScanChannel scan_channel(const void* A_log, WDt adt, 
   return ch;
 }
 
-// One step: h = exp(dt a) h + dt B x, and the channel's output C . h + D x (the same on every lane).
-__device__ __forceinline__ float scan_step(ScanChannel& ch, float xt, float dt, const float* Bt, const float* Ct,
-                                           int64_t N, int lane) {
+// One step: h = exp(dt a) h + dt B x, and the channel's output C . h + D x (the same on every lane). b and c
+// hold the lane's entries of B and C (zeros past N).
+template <int P>
+__device__ __forceinline__ float scan_step(ScanChannel<P>& ch, float xt, float dt, const float (&b)[P],
+                                           const float (&c)[P]) {
   float acc = 0.0f;
 #pragma unroll
-  for (int r = 0; r < kMaxPerLane; ++r) {
-    const int64_t n = lane + int64_t(r) * kLanes;
-    if (n < N) {
-      ch.h[r] = expf(dt * ch.a[r]) * ch.h[r] + (dt * Bt[n]) * xt;
-      acc += ch.h[r] * Ct[n];
-    }
+  for (int r = 0; r < P; ++r) {
+    ch.h[r] = expf(dt * ch.a[r]) * ch.h[r] + (dt * b[r]) * xt;
+    acc += ch.h[r] * c[r];
   }
+#pragma unroll
   for (int o = kLanes / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o, kLanes);
   return acc + ch.dv * xt;
 }
 
-__device__ __forceinline__ void store_scan_state(const ScanChannel& ch, float* state, int64_t d, int64_t N, int lane,
-                                                 bool active) {
+template <int P>
+__device__ __forceinline__ void store_scan_state(const ScanChannel<P>& ch, float* state, int64_t d, int64_t N,
+                                                 int lane, bool active) {
 #pragma unroll
-  for (int r = 0; r < kMaxPerLane; ++r) {
-    const int64_t n = lane + int64_t(r) * kLanes;
+  for (int r = 0; r < P; ++r) {
+    const int64_t n = int64_t(lane) * P + r;
     if (active && n < N) state[d * N + n] = ch.h[r];
   }
 }
 
+template <int P>
 __global__ void selective_scan_k(float* y, const float* x, const float* delta, const void* A_log, WDt adt,
                                  const float* B, const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T,
                                  int64_t Din, int64_t N) {
@@ -309,58 +316,97 @@ __global__ void selective_scan_k(float* y, const float* x, const float* delta, c
   const int lane = threadIdx.x % kLanes;
   const bool active = g < Din;
   const int64_t d = active ? g : 0;
-  ScanChannel ch = scan_channel(A_log, adt, Dv, ddt, state, d, N, lane, active);
+  ScanChannel<P> ch = scan_channel<P>(A_log, adt, Dv, ddt, state, d, N, lane, active);
   for (int64_t t = 0; t < T; ++t) {
     const float xt = active ? x[t * Din + d] : 0.0f;
     const float dt = active ? delta[t * Din + d] : 0.0f;
-    const float yt = scan_step(ch, xt, dt, B + t * N, Cm + t * N, N, lane);
+    float b[P], c[P];
+#pragma unroll
+    for (int r = 0; r < P; ++r) {
+      const int64_t n = int64_t(lane) * P + r;
+      b[r] = n < N ? B[t * N + n] : 0.0f;
+      c[r] = n < N ? Cm[t * N + n] : 0.0f;
+    }
+    const float yt = scan_step<P>(ch, xt, dt, b, c);
     if (active && lane == 0) y[t * Din + d] = yt;
   }
-  store_scan_state(ch, state, d, N, lane, active);
+  store_scan_state<P>(ch, state, d, N, lane, active);
 }
 
-constexpr int kScanGroups = 8;  // channels a block takes (kScanGroups x kLanes threads)
-constexpr int kScanTile = 32;   // steps whose inputs selective_scan_staged_k holds in shared memory at once
+// The lane's P entries of a staged row of B or C, 16 or 8 bytes at a time where P allows (rows are kLanes * P
+// floats, 16-byte aligned).
+template <int P>
+__device__ __forceinline__ void load_lane_entries(float (&dst)[P], const float* row, int lane) {
+  const float* src = row + lane * P;
+  if constexpr (P % 4 == 0) {
+#pragma unroll
+    for (int r = 0; r < P; r += 4) {
+      const float4 v = *reinterpret_cast<const float4*>(src + r);
+      dst[r] = v.x, dst[r + 1] = v.y, dst[r + 2] = v.z, dst[r + 3] = v.w;
+    }
+  } else if constexpr (P == 2) {
+    const float2 v = *reinterpret_cast<const float2*>(src);
+    dst[0] = v.x, dst[1] = v.y;
+  } else {
+#pragma unroll
+    for (int r = 0; r < P; ++r) dst[r] = src[r];
+  }
+}
+
+constexpr int kScanGroups = 32;  // channels a block takes (kScanGroups x kLanes threads)
+constexpr int kScanTile = 32;    // steps whose inputs selective_scan_staged_k holds in shared memory at once
+
+__host__ __device__ constexpr int64_t scan_staged_floats(int P) {
+  return 2 * int64_t(kScanTile) * (2 * kScanGroups + 2 * kLanes * P);  // two buffers
+}
 
 // Many steps (prefill): each block stages the next kScanTile steps of its channels' x and delta and of B and C
 // in shared memory (asynchronous copies, two buffers) while it walks the current ones, so that a step no longer
 // waits for its own loads (selective_scan_k's 2,048-step calls were chains of 2,048 memory latencies). Both
 // kernels take each step through scan_step, so their results agree bit for bit. Few steps (decode) stay with
 // selective_scan_k: the staging's barriers cost a one-step call more than its loads.
+template <int P>
 __global__ void __launch_bounds__(kScanGroups * kLanes)
     selective_scan_staged_k(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
                             const float* Cm, const void* Dv, WDt ddt, float* state, int64_t T, int64_t Din, int64_t N) {
   pdl_trigger();
   pdl_wait();
+  constexpr int Ns = kLanes * P;  // staged row of B or C, zero past N
   const int k = int(threadIdx.x) / kLanes, lane = int(threadIdx.x) % kLanes;
   const int64_t d0 = int64_t(blockIdx.x) * kScanGroups, g = d0 + k;
   const bool active = g < Din;  // inactive groups still take part in the shuffles
   const int64_t d = active ? g : 0;
-  // per buffer: x [tile][groups], delta [tile][groups], B [tile][N], C [tile][N]
-  extern __shared__ float staged[];
-  const int64_t per_buffer = kScanTile * (2 * kScanGroups + 2 * N);
+  // per buffer: x [tile][groups], delta [tile][groups], B [tile][Ns], C [tile][Ns]
+  extern __shared__ float4 staged_words[];
+  float* staged = reinterpret_cast<float*>(staged_words);
+  constexpr int per_buffer = kScanTile * (2 * kScanGroups + 2 * Ns);
   const auto stage = [&](int64_t tile, int buf) {
     float* xs = staged + buf * per_buffer;
     float* ds = xs + kScanTile * kScanGroups;
     float* bs = ds + kScanTile * kScanGroups;
-    float* cs = bs + kScanTile * N;
+    float* cs = bs + kScanTile * Ns;
     const int64_t t0 = tile * kScanTile;
-    for (int64_t e = threadIdx.x; e < kScanTile * kScanGroups; e += blockDim.x) {
+    for (int e = threadIdx.x; e < kScanTile * kScanGroups; e += blockDim.x) {
       const int64_t t = t0 + e / kScanGroups, c = d0 + e % kScanGroups;
       if (t < T && c < Din) {
         __pipeline_memcpy_async(xs + e, x + t * Din + c, sizeof(float));
         __pipeline_memcpy_async(ds + e, delta + t * Din + c, sizeof(float));
       }
     }
-    for (int64_t e = threadIdx.x; e < kScanTile * N; e += blockDim.x) {
-      if (t0 + e / N < T) {
-        __pipeline_memcpy_async(bs + e, B + t0 * N + e, sizeof(float));
-        __pipeline_memcpy_async(cs + e, Cm + t0 * N + e, sizeof(float));
+    for (int e = threadIdx.x; e < kScanTile * Ns; e += blockDim.x) {
+      const int64_t t = t0 + e / Ns, n = e % Ns;
+      if (t >= T) continue;
+      if (n < N) {
+        __pipeline_memcpy_async(bs + e, B + t * N + n, sizeof(float));
+        __pipeline_memcpy_async(cs + e, Cm + t * N + n, sizeof(float));
+      } else {
+        bs[e] = 0.0f;
+        cs[e] = 0.0f;
       }
     }
     __pipeline_commit();
   };
-  ScanChannel ch = scan_channel(A_log, adt, Dv, ddt, state, d, N, lane, active);
+  ScanChannel<P> ch = scan_channel<P>(A_log, adt, Dv, ddt, state, d, N, lane, active);
   const int64_t tiles = (T + kScanTile - 1) / kScanTile;
   stage(0, 0);
   for (int64_t i = 0; i < tiles; ++i) {
@@ -374,18 +420,37 @@ __global__ void __launch_bounds__(kScanGroups * kLanes)
     const float* xs = staged + (i & 1) * per_buffer;
     const float* ds = xs + kScanTile * kScanGroups;
     const float* bs = ds + kScanTile * kScanGroups;
-    const float* cs = bs + kScanTile * N;
-    const int64_t steps = min(int64_t(kScanTile), T - i * kScanTile);
-    for (int64_t j = 0; j < steps; ++j) {
-      const int64_t t = i * kScanTile + j;
+    const float* cs = bs + kScanTile * Ns;
+    const int steps = int(min(int64_t(kScanTile), T - i * kScanTile));
+    float* yt_out = y + i * kScanTile * Din + d;
+#pragma unroll 4
+    for (int j = 0; j < steps; ++j) {
+      float b[P], c[P];
+      load_lane_entries<P>(b, bs + j * Ns, lane);
+      load_lane_entries<P>(c, cs + j * Ns, lane);
       const float xt = active ? xs[j * kScanGroups + k] : 0.0f;
       const float dt = active ? ds[j * kScanGroups + k] : 0.0f;
-      const float yt = scan_step(ch, xt, dt, bs + j * N, cs + j * N, N, lane);
-      if (active && lane == 0) y[t * Din + d] = yt;
+      const float yt = scan_step<P>(ch, xt, dt, b, c);
+      if (active && lane == 0) yt_out[int64_t(j) * Din] = yt;
     }
     __syncthreads();  // every group is done with this buffer before it is staged again
   }
-  store_scan_state(ch, state, d, N, lane, active);
+  store_scan_state<P>(ch, state, d, N, lane, active);
+}
+
+template <int P>
+void launch_selective_scan_p(float* y, const float* x, const float* delta, const void* A_log, WDt adt,
+                             const float* B, const float* C, const void* D, WDt ddt, float* state, int64_t T,
+                             int64_t Din, int64_t N, cudaStream_t s) {
+  const int threads = kScanGroups * kLanes;
+  if (T < kScanTile) {
+    launch_pdl(selective_scan_k<P>, blocks_for(Din * kLanes, threads), threads, s, y, x, delta, A_log, adt, B, C, D,
+               ddt, state, T, Din, N);
+    return;
+  }
+  launch_after_shared(selective_scan_staged_k<P>, blocks_for(Din, kScanGroups), threads,
+                      size_t(scan_staged_floats(P)) * sizeof(float), s, y, x, delta, A_log, adt, B, C, D, ddt, state,
+                      T, Din, N);
 }
 
 }  // namespace
@@ -428,17 +493,20 @@ void launch_rglru(float* out, const float* x, const float* gxp, const float* gap
 bool launch_selective_scan(float* y, const float* x, const float* delta, const void* A_log, WDt adt, const float* B,
                            const float* C, const void* D, WDt ddt, float* state, int64_t T, int64_t Din, int64_t N,
                            cudaStream_t s) {
-  if (N > int64_t(kLanes) * kMaxPerLane) return false;
+  const int64_t per_lane = (N + kLanes - 1) / kLanes;
+  if (per_lane > kMaxPerLane) return false;
   if (T <= 0 || Din <= 0) return true;
-  if (T < kScanTile) {
-    const int threads = kScanGroups * kLanes;
-    launch_pdl(selective_scan_k, blocks_for(Din * kLanes, threads), threads, s, y, x, delta, A_log, adt, B, C, D, ddt,
-               state, T, Din, N);
-    return true;
-  }
-  const size_t shared = 2 * size_t(kScanTile) * size_t(2 * kScanGroups + 2 * N) * sizeof(float);
-  launch_pdl_shared(selective_scan_staged_k, blocks_for(Din, kScanGroups), kScanGroups * kLanes, shared, s, y, x, delta,
-                    A_log, adt, B, C, D, ddt, state, T, Din, N);
+  // entries per lane, rounded up to a power of two (N = 16, Jamba's and Mamba's: 4)
+  if (per_lane <= 1)
+    launch_selective_scan_p<1>(y, x, delta, A_log, adt, B, C, D, ddt, state, T, Din, N, s);
+  else if (per_lane <= 2)
+    launch_selective_scan_p<2>(y, x, delta, A_log, adt, B, C, D, ddt, state, T, Din, N, s);
+  else if (per_lane <= 4)
+    launch_selective_scan_p<4>(y, x, delta, A_log, adt, B, C, D, ddt, state, T, Din, N, s);
+  else if (per_lane <= 8)
+    launch_selective_scan_p<8>(y, x, delta, A_log, adt, B, C, D, ddt, state, T, Din, N, s);
+  else
+    launch_selective_scan_p<16>(y, x, delta, A_log, adt, B, C, D, ddt, state, T, Din, N, s);
   return true;
 }
 
