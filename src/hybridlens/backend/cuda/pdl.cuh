@@ -62,8 +62,8 @@ void launch_pdl(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, cudaStream
 
 // A normal launch: the kernel's blocks are placed only once its predecessor has finished. For a long,
 // latency-bound kernel of less than a wave (the prefill selective scan): launched as a dependent, its blocks
-// went to the SMs its predecessor's blocks had left first (Jamba's 256 scan blocks on about 30 of 132 SMs, up
-// to 9 on one), and the scan ran at a third of its speed for its whole length.
+// went to the SMs its predecessor's blocks had left first (Jamba's 256 scan blocks on about 30 of 132 SMs, the
+// fullest holding about 9), and the scan ran at a third of its speed for its whole length.
 template <class... KernelArgs, class... Args>
 void launch_after_shared(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t shared, cudaStream_t s,
                          Args... args) {
